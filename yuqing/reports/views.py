@@ -1,0 +1,9 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from yuqing.core.permissions import require
+
+
+@require("reports.view")
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "reports/index.html")

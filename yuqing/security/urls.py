@@ -1,0 +1,8 @@
+from django.urls import path
+
+from yuqing.security import views
+
+app_name = "security"
+urlpatterns = [
+    path("", views.index, name="index"),
+]

@@ -160,7 +160,8 @@ AUTHENTICATION_BACKENDS = [
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    # Ours: Django's own, with a message its Chinese catalog actually translates.
+    {"NAME": "yuqing.accounts.validators.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "yuqing.accounts.validators.CharacterClassValidator"},
@@ -175,7 +176,8 @@ AXES_FAILURE_LIMIT = envint("YUQING_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = envint("YUQING_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# Our own response: it states the cool-off in minutes, which the plain template cannot.
+AXES_LOCKOUT_CALLABLE = "yuqing.accounts.views.locked_out"
 AXES_VERBOSE = False
 
 SESSION_COOKIE_AGE = envint("YUQING_SESSION_HOURS", 12, minimum=1) * 3600
@@ -225,6 +227,8 @@ USE_TZ = True
 # --- Static and uploaded files -----------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Project-wide assets (layout, icons, vendored htmx and ECharts); apps keep their own static/.
+STATICFILES_DIRS = [BASE_DIR / "yuqing" / "static"]
 MEDIA_ROOT = DATA_DIR / "files"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -268,3 +272,15 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Collection -------------------------------------------------------------------------------
+# Hosts that may be fetched although they resolve to private or loopback addresses (the demo
+# internet and the tests use 127.0.0.1). Everything else private is refused, after redirects too.
+FETCH_ALLOW_HOSTS = envlist("YUQING_FETCH_ALLOW_HOSTS")
+FETCH_TIMEOUT_SECONDS = envint("YUQING_FETCH_TIMEOUT", 30, minimum=1, maximum=300)
+FETCH_MAX_BYTES = envint("YUQING_FETCH_MAX_MB", 10, minimum=1, maximum=200) * 1024 * 1024
+FETCH_HOST_SPACING_MS = envint("YUQING_FETCH_HOST_SPACING_MS", 500, minimum=0)
+# A self-hosted RSSHub (its default port); public instances are often unreachable from school
+# intranets and rate-limit heavily.
+RSSHUB_BASE_URL = envstr("YUQING_RSSHUB_URL", "http://127.0.0.1:1200")
+FETCH_LOG_RETENTION_DAYS = envint("YUQING_FETCH_LOG_DAYS", 30, minimum=1)

@@ -16,9 +16,14 @@ def add_mention(source: Source, title: str, text: str) -> Mention:
     import hashlib
 
     mention = Mention.objects.create(
-        school_id=source.school_id, source=source, source_type="news", title=title, text=text,
+        school_id=source.school_id,
+        source=source,
+        source_type="news",
+        title=title,
+        text=text,
         content_hash=hashlib.sha256(f"{title}{text}".encode()).hexdigest(),
-        sentiment="neutral", topic="other",
+        sentiment="neutral",
+        topic="other",
     )
     search.index_mentions([(mention.pk, mention.school_id, title, text)])
     return mention
@@ -26,7 +31,9 @@ def add_mention(source: Source, title: str, text: str) -> Mention:
 
 @pytest.fixture
 def source(school: Any, in_school: Any) -> Source:
-    return Source.objects.create(name="本地新闻", kind=Source.Kind.FEED, url="http://127.0.0.1/feed")
+    return Source.objects.create(
+        name="本地新闻", kind=Source.Kind.FEED, url="http://127.0.0.1/feed"
+    )
 
 
 def test_it_tokenises_cjk_as_bigrams_and_latin_as_words() -> None:
@@ -80,7 +87,8 @@ def test_it_pages_newest_first(source: Source) -> None:
     first = search.matching_ids([source.school_id], "食堂", limit=2)
     assert first == [made[4].pk, made[3].pk]
     assert search.matching_ids([source.school_id], "食堂", limit=2, before_id=first[-1]) == [
-        made[2].pk, made[1].pk,
+        made[2].pk,
+        made[1].pk,
     ]
 
 

@@ -63,7 +63,9 @@ class Scheme(SchoolOwned):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["school", "name"], name="scheme_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "name"], name="scheme_unique_name")
+        ]
         verbose_name = _("scheme")
         verbose_name_plural = _("schemes")
 
@@ -82,11 +84,24 @@ class Scheme(SchoolOwned):
         }
 
 
-@audited(exclude=(
-    "etag", "last_modified", "next_poll_at", "last_polled_at", "last_success_at", "last_error_at",
-    "last_error_kind", "last_error", "consecutive_failures", "items_total", "items_unmatched",
-    "last_duration_ms", "failing_alerted_at",
-))
+@audited(
+    exclude=(
+        "etag",
+        "last_modified",
+        "next_poll_at",
+        "last_polled_at",
+        "last_success_at",
+        "last_error_at",
+        "last_error_kind",
+        "last_error",
+        "consecutive_failures",
+        "items_total",
+        "items_unmatched",
+        "last_duration_ms",
+        "failing_alerted_at",
+        "seen_urls",
+    )
+)
 class Source(SchoolOwned):
     """Where mentions come from: a feed, a site, an API, imports, pushes or manual entry."""
 
@@ -115,7 +130,8 @@ class Source(SchoolOwned):
     url = models.URLField(_("URL"), max_length=1000, blank=True)
     config = models.JSONField(_("settings"), default=dict, blank=True)
     is_own = models.BooleanField(
-        _("the school's own site"), default=False,
+        _("the school's own site"),
+        default=False,
         help_text=_("The school's own sites are read without consulting robots.txt."),
     )
     is_authoritative = models.BooleanField(_("authoritative outlet"), default=False)
@@ -136,11 +152,16 @@ class Source(SchoolOwned):
     failing_alerted_at = models.DateTimeField(null=True, blank=True)
     items_total = models.PositiveBigIntegerField(default=0)
     items_unmatched = models.PositiveBigIntegerField(default=0)
+    # Canonical URLs of recent articles of a web source, so unchanged list pages do not make
+    # us fetch the same article pages again (bounded; newest last).
+    seen_urls = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["school", "name"], name="source_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "name"], name="source_unique_name")
+        ]
         verbose_name = _("source")
         verbose_name_plural = _("sources")
 
@@ -201,7 +222,9 @@ class Event(SchoolOwned):
     mention_count = models.PositiveIntegerField(_("mentions"), default=0)
     negative_count = models.PositiveIntegerField(default=0)
     peak_risk = models.PositiveSmallIntegerField(_("peak risk"), choices=Risk.choices, default=0)
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN
+    )
 
     class Meta:
         ordering = ["-latest_at"]
@@ -245,7 +268,9 @@ class Mention(SchoolOwned):
     event = models.ForeignKey(
         Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="mentions"
     )
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.NEW)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.NEW
+    )
     corrected = models.BooleanField(default=False)
 
     class Meta:
@@ -253,10 +278,13 @@ class Mention(SchoolOwned):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["school", "url_hash"], name="mention_unique_url",
+                fields=["school", "url_hash"],
+                name="mention_unique_url",
                 condition=~models.Q(url_hash=""),
             ),
-            models.UniqueConstraint(fields=["school", "content_hash"], name="mention_unique_content"),
+            models.UniqueConstraint(
+                fields=["school", "content_hash"], name="mention_unique_content"
+            ),
         ]
         indexes = [
             models.Index(fields=["school", "-id"], name="mention_school_newest"),

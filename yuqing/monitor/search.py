@@ -71,7 +71,7 @@ def _split(query: str) -> list[str]:
     buf: list[str] = []
     quote = False
     for ch in query:
-        if ch in "\"“”":
+        if ch in '"“”':
             quote = not quote
             buf.append('"')
             continue
@@ -158,7 +158,8 @@ def unindex_mentions(rows: Iterable[tuple[int, str, str]]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"DELETE FROM {PG_TABLE} WHERE mention_id = ANY(%s)", [[mid for mid, _t, _x in rows]]
+                f"DELETE FROM {PG_TABLE} WHERE mention_id = ANY(%s)",
+                [[mid for mid, _t, _x in rows]],
             )
         else:
             cursor.executemany(
@@ -170,7 +171,9 @@ def unindex_mentions(rows: Iterable[tuple[int, str, str]]) -> None:
 def _tsvector_literal(doc: str) -> str:
     # Positions are 1-based and capped at 16383 by PostgreSQL; the document is already cut.
     return " ".join(
-        f"'{token}':{position}" for position, token in enumerate(doc.split(), start=1) if position < 16384
+        f"'{token}':{position}"
+        for position, token in enumerate(doc.split(), start=1)
+        if position < 16384
     )
 
 

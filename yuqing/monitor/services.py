@@ -112,8 +112,12 @@ def mentions_ingest(*, source: Source, items: Sequence[IncomingItem]) -> IngestR
             result.duplicates += 1  # nothing to store; counted with the skipped
             continue
         item = IncomingItem(
-            text=text, title=item.title[:500], url=item.url[:2000], author=item.author[:200],
-            published_at=item.published_at, source_type=item.source_type,
+            text=text,
+            title=item.title[:500],
+            url=item.url[:2000],
+            author=item.author[:200],
+            published_at=item.published_at,
+            source_type=item.source_type,
         )
         uh, ch = _url_hash(item.url), content_hash(item.title, item.text)
         if (uh and uh in batch_urls) or ch in batch_contents:
@@ -135,7 +139,8 @@ def mentions_ingest(*, source: Source, items: Sequence[IncomingItem]) -> IngestR
         state_row = _lock_event_state(school_id)
         existing_urls, existing_contents = _existing(school_id, kept)
         fresh = [
-            (p, m) for p, m in kept
+            (p, m)
+            for p, m in kept
             if not ((p[1] and p[1] in existing_urls) or p[2] in existing_contents)
         ]
         result.duplicates += len(kept) - len(fresh)
@@ -160,8 +165,12 @@ def _existing(school_id: int, kept: Sequence[Any]) -> tuple[set[str], set[str]]:
     urls = [p[1] for p, _m in kept if p[1]]
     contents = [p[2] for p, _m in kept]
     qs = Mention.objects.filter(school_id=school_id)
-    existing_urls = set(qs.filter(url_hash__in=urls).values_list("url_hash", flat=True)) if urls else set()
-    existing_contents = set(qs.filter(content_hash__in=contents).values_list("content_hash", flat=True))
+    existing_urls = (
+        set(qs.filter(url_hash__in=urls).values_list("url_hash", flat=True)) if urls else set()
+    )
+    existing_contents = set(
+        qs.filter(content_hash__in=contents).values_list("content_hash", flat=True)
+    )
     return existing_urls, existing_contents
 
 
@@ -177,8 +186,14 @@ def _store(
     now = timezone.now()
     posts = [
         Post(
-            id=p[2], text=p[0].text, title=p[0].title, source_type=p[0].source_type or source.source_type,
-            source_name=source.name, url=p[0].url, author=p[0].author, published_at=p[0].published_at,
+            id=p[2],
+            text=p[0].text,
+            title=p[0].title,
+            source_type=p[0].source_type or source.source_type,
+            source_name=source.name,
+            url=p[0].url,
+            author=p[0].author,
+            published_at=p[0].published_at,
         )
         for p, _m in fresh
     ]
@@ -194,20 +209,38 @@ def _store(
     for post, (p, m), lab in zip(posts, fresh, labels, strict=True):
         item, uh, ch = p
         keys.append(clusterer.add(post.id, post.text, post.published_at or now, title=post.title))
-        mentions.append(Mention(
-            school_id=source.school_id, source=source,
-            source_type=post.source_type, url=item.url, url_hash=uh, content_hash=ch,
-            title=item.title, text=item.text, author=item.author,
-            published_at=item.published_at, fetched_at=now,
-            relevant=bool(lab.relevant), relevance=float(lab.relevance),
-            sentiment=lab.sentiment, topic=lab.topic, risk=max(0, min(4, int(lab.risk))),
-            scores=scores_json(lab),
-            reasons=[
-                {"label": r.label, "term": r.term, "weight": round(r.weight, 3), "start": r.start, "end": r.end}
-                for r in lab.reasons
-            ][:50],
-            matches=[hit_json(x.scheme, h) for x in m for h in x.hits][:100],
-        ))
+        mentions.append(
+            Mention(
+                school_id=source.school_id,
+                source=source,
+                source_type=post.source_type,
+                url=item.url,
+                url_hash=uh,
+                content_hash=ch,
+                title=item.title,
+                text=item.text,
+                author=item.author,
+                published_at=item.published_at,
+                fetched_at=now,
+                relevant=bool(lab.relevant),
+                relevance=float(lab.relevance),
+                sentiment=lab.sentiment,
+                topic=lab.topic,
+                risk=max(0, min(4, int(lab.risk))),
+                scores=scores_json(lab),
+                reasons=[
+                    {
+                        "label": r.label,
+                        "term": r.term,
+                        "weight": round(r.weight, 3),
+                        "start": r.start,
+                        "end": r.end,
+                    }
+                    for r in lab.reasons
+                ][:50],
+                matches=[hit_json(x.scheme, h) for x in m for h in x.hits][:100],
+            )
+        )
     state_row.state = clusterer.state()
     state_row.save(update_fields=["state", "updated_at"])
 
@@ -243,9 +276,13 @@ def _events_for(school_id: int, keys: list[str], mentions: list[Mention]) -> dic
         else:
             first = min(group, key=lambda m: m.published_at or m.fetched_at)
             existing[key] = Event.objects.create(
-                school_id=school_id, key=key,
+                school_id=school_id,
+                key=key,
                 title=(first.title or first.text[:60]).strip()[:300],
-                first_at=min(times), latest_at=max(times),
-                mention_count=len(group), negative_count=negative, peak_risk=peak,
+                first_at=min(times),
+                latest_at=max(times),
+                mention_count=len(group),
+                negative_count=negative,
+                peak_risk=peak,
             )
     return existing

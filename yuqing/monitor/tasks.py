@@ -1,0 +1,50 @@
+"""Background work of the monitor module."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from django.conf import settings
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, lock_task
+
+from yuqing.core.tenancy import all_schools
+from yuqing.monitor.models import FetchLog
+from yuqing.monitor.poller import poll_due
+
+log = logging.getLogger(__name__)
+
+# The scheduler ticks once a minute; inside a tick we look for due sources every few seconds,
+# so a one-minute source is polled within seconds of being due, not up to a minute late.
+TICK_SECONDS = 55
+LOOK_EVERY_SECONDS = 5
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("monitor-poll")
+def poll_sources() -> None:
+    """Poll every due source; runs for most of a minute, one instance at a time."""
+    deadline = time.monotonic() + TICK_SECONDS
+    while time.monotonic() < deadline:
+        report = poll_due()
+        if report.polled:
+            log.info(
+                "polled %s sources: %s new mentions, %s not modified, %s failed",
+                report.polled,
+                report.new_mentions,
+                report.not_modified,
+                report.failed,
+            )
+        time.sleep(LOOK_EVERY_SECONDS)
+
+
+@db_periodic_task(crontab(minute="17", hour="3"))
+def purge_fetch_logs() -> int:
+    """Fetch logs are kept 30 days (setting YUQING_FETCH_LOG_DAYS)."""
+    cutoff = timezone.now() - dt.timedelta(days=settings.FETCH_LOG_RETENTION_DAYS)
+    with all_schools():
+        deleted, _ = FetchLog.objects.filter(started_at__lt=cutoff).delete()
+    return deleted

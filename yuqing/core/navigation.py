@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,8 @@ class Module:
 
 MODULES: tuple[Module, ...] = (
     Module("home", "core:home", _("Overview"), "core.dashboard", "home"),
-    Module("monitor", "monitor:index", _("Monitor"), "monitor.view", "radar"),
+    # "Monitor" is also a role (舆情信息员): the module name needs its own translation.
+    Module("monitor", "monitor:index", pgettext_lazy("module", "Monitor"), "monitor.view", "radar"),
     Module("alerts", "alerts:index", _("Alerts"), "alerts.view", "bell"),
     Module("cases", "cases:index", _("Cases"), "cases.view", "folder"),
     Module("publishing", "publishing:index", _("Publishing"), "publishing.view", "check"),

@@ -1,8 +1,10 @@
-from django.urls import path
+"""Monitor URLs: the desk (mentions, events, corrections) and the set-up (sources, schemes,
+imports, manual entry), kept in two modules so each part has one owner."""
 
-from yuqing.monitor import views
+from django.urls import include, path
 
 app_name = "monitor"
 urlpatterns = [
-    path("", views.index, name="index"),
+    path("", include("yuqing.monitor.urls_desk")),
+    path("setup/", include("yuqing.monitor.urls_setup")),
 ]

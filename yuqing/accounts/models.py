@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +27,11 @@ class School(models.Model):
     slug = models.SlugField(_("slug"), max_length=50, unique=True)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SCHOOL)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
         verbose_name=_("bureau"),
     )
     region = models.CharField(_("region"), max_length=100, blank=True)
@@ -54,7 +59,9 @@ class School(models.Model):
         ids = {self.pk}
         frontier = [self.pk]
         while frontier:
-            children = list(School.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
+            children = list(
+                School.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+            )
             frontier = [c for c in children if c not in ids]
             ids.update(frontier)
         return frozenset(ids)
@@ -75,7 +82,11 @@ class OrgUnit(SchoolOwned):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.OFFICE)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
         verbose_name=_("parent unit"),
     )
     sort_order = models.PositiveIntegerField(default=0)
@@ -83,13 +94,33 @@ class OrgUnit(SchoolOwned):
     class Meta:
         ordering = ["sort_order", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["school", "parent", "name"], name="orgunit_unique_name"),
+            models.UniqueConstraint(
+                fields=["school", "parent", "name"], name="orgunit_unique_name"
+            ),
         ]
         verbose_name = _("org unit")
         verbose_name_plural = _("org units")
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        siblings = OrgUnit.unscoped.filter(
+            school_id=self.school_id, parent_id=self.parent_id, name=self.name
+        )
+        if siblings.exclude(pk=self.pk).exists():
+            # The unique constraint cannot catch this for top-level units (NULL parent).
+            raise ValidationError({"name": _("A unit with this name already exists here.")})
+        if self.parent_id is None:
+            return
+        parent = self.parent
+        if (
+            self.pk is not None
+            and parent is not None
+            and (parent.pk == self.pk or self in parent.ancestors())
+        ):
+            raise ValidationError({"parent": _("A unit cannot be placed inside itself.")})
 
     def ancestors(self) -> list[OrgUnit]:
         chain: list[OrgUnit] = []
@@ -117,14 +148,20 @@ class ScopedUserManager(UserManager):
 @audited(exclude=("last_login",), mask=("password",))
 class User(AbstractUser):
     school = models.ForeignKey(
-        School, on_delete=models.PROTECT, related_name="users", verbose_name=_("school"),
-        null=True, blank=True,  # only for deployment superusers created before any school
+        School,
+        on_delete=models.PROTECT,
+        related_name="users",
+        verbose_name=_("school"),
+        null=True,
+        blank=True,  # only for deployment superusers created before any school
     )
     display_name = models.CharField(_("name"), max_length=100, blank=True)
     phone = models.CharField(_("mobile"), max_length=20, blank=True)
     password_changed_at = models.DateTimeField(null=True, blank=True)
+    # Set when an administrator generated the password (and so has seen it).
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
-    objects = ScopedUserManager()
+    objects = ScopedUserManager()  # type: ignore[misc]
 
     class Meta:
         ordering = ["username"]
@@ -169,6 +206,14 @@ class User(AbstractUser):
             and any(role in SECOND_FACTOR_ROLES for role in self.role_set())
         )
 
+    def has_confirmed_device(self) -> bool:
+        from django_otp import user_has_device
+
+        cached = getattr(self, "_device_cache", None)
+        if cached is None:
+            cached = self._device_cache = user_has_device(self, confirmed=True)
+        return cached
+
     def set_password(self, raw_password: str | None) -> None:
         from django.utils import timezone
 
@@ -176,25 +221,33 @@ class User(AbstractUser):
         self.password_changed_at = timezone.now()
 
 
-@audited()
+@audited(
+    actions={"created": "accounts.permission.granted", "deleted": "accounts.permission.revoked"}
+)
 class RoleAssignment(SchoolOwned):
     """A person holding a role, optionally within one org unit (e.g. handler of Grade 8)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_assignments")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     org_unit = models.ForeignKey(
-        OrgUnit, on_delete=models.CASCADE, null=True, blank=True, related_name="role_assignments",
+        OrgUnit,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="role_assignments",
         verbose_name=_("org unit"),
     )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "role", "org_unit"], name="roleassignment_unique_in_unit",
+                fields=["user", "role", "org_unit"],
+                name="roleassignment_unique_in_unit",
                 condition=models.Q(org_unit__isnull=False),
             ),
             models.UniqueConstraint(
-                fields=["user", "role"], name="roleassignment_unique_school_wide",
+                fields=["user", "role"],
+                name="roleassignment_unique_school_wide",
                 condition=models.Q(org_unit__isnull=True),
             ),
         ]
@@ -204,6 +257,13 @@ class RoleAssignment(SchoolOwned):
     def __str__(self) -> str:
         unit = f" @ {self.org_unit}" if self.org_unit_id else ""
         return f"{self.user} · {self.get_role_display()}{unit}"
+
+    def clean(self) -> None:
+        if self.school_id is None and self.user_id is not None:
+            self.school_id = self.user.school_id
+        super().clean()
+        if self.user_id is not None and self.user.school_id != self.school_id:
+            raise ValidationError({"user": _("This person belongs to another school.")})
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.school_id is None and self.user_id is not None:

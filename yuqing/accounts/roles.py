@@ -19,7 +19,14 @@ class Role(models.TextChoices):
     STAFF = "staff", _("Staff")
 
 
-A, M, H, R, S, T = (Role.ADMIN, Role.MONITOR, Role.HANDLER, Role.REVIEWER, Role.SECURITY, Role.STAFF)
+A, M, H, R, S, T = (
+    Role.ADMIN,
+    Role.MONITOR,
+    Role.HANDLER,
+    Role.REVIEWER,
+    Role.SECURITY,
+    Role.STAFF,
+)
 EVERYONE = frozenset(Role)
 
 # capability -> roles that hold it. "*.view" capabilities are also what bureau users may read.

@@ -54,18 +54,29 @@ class AuditChainHead(models.Model):
     purged_through = models.BigIntegerField(default=0)
     purged_hash = models.CharField(max_length=64, default="")
 
+    def __str__(self) -> str:
+        return f"chain {self.chain} at seq {self.seq}"
+
 
 class AuditEntry(models.Model):
     chain = models.BigIntegerField(db_index=True)
     seq = models.BigIntegerField()
     at = models.DateTimeField(_("time"), db_index=True)
     school = models.ForeignKey(
-        "accounts.School", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "accounts.School",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("school"),
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-        related_name="+", verbose_name=_("who"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("who"),
     )
     actor_label = models.CharField(_("who"), max_length=150)
     ip = models.CharField(_("from"), max_length=45, blank=True)
@@ -92,6 +103,14 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("audit entries are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("audit entries are removed only by the retention purge")
+
     def compute_hash(self) -> str:
         payload = {
             "chain": self.chain,
@@ -111,11 +130,3 @@ class AuditEntry(models.Model):
         }
         canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise AppendOnlyError("audit entries are never changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("audit entries are removed only by the retention purge")

@@ -27,6 +27,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def _school_of(obj: Any, actor: Actor) -> int | None:
+    from yuqing.accounts.models import School
+
+    if isinstance(obj, School) and obj.pk is not None:
+        return int(obj.pk)  # a school's own record goes to its own chain
     for candidate in (getattr(obj, "school_id", None), getattr(actor.user, "school_id", None)):
         if candidate is not None:
             return int(candidate)
@@ -76,7 +80,9 @@ def audit_record(
             action=action,
             object_type=obj._meta.label_lower if obj is not None and hasattr(obj, "_meta") else "",
             object_id=str(getattr(obj, "pk", "") or "")[:64],
-            object_repr=(object_repr if object_repr is not None else str(obj) if obj is not None else "")[:200],
+            object_repr=(
+                object_repr if object_repr is not None else str(obj) if obj is not None else ""
+            )[:200],
             changes=_jsonable(changes or {}),
             prev_hash=head.last_hash,
         )
@@ -125,25 +131,51 @@ def audit_verify(chains: Iterable[int] | None = None) -> VerifyResult:
         for entry in entries.iterator(chunk_size=2000):
             checked += 1
             if entry.seq != expected_seq:
-                return VerifyResult(checked, head_count, BrokenLink(
-                    head.chain, expected_seq, entry.pk,
-                    f"entry seq {expected_seq} is missing (next present is {entry.seq})",
-                ))
+                return VerifyResult(
+                    checked,
+                    head_count,
+                    BrokenLink(
+                        head.chain,
+                        expected_seq,
+                        entry.pk,
+                        f"entry seq {expected_seq} is missing (next present is {entry.seq})",
+                    ),
+                )
             if entry.prev_hash != expected_prev:
-                return VerifyResult(checked, head_count, BrokenLink(
-                    head.chain, entry.seq, entry.pk, "does not link to the previous entry",
-                ))
+                return VerifyResult(
+                    checked,
+                    head_count,
+                    BrokenLink(
+                        head.chain,
+                        entry.seq,
+                        entry.pk,
+                        "does not link to the previous entry",
+                    ),
+                )
             if entry.compute_hash() != entry.hash:
-                return VerifyResult(checked, head_count, BrokenLink(
-                    head.chain, entry.seq, entry.pk, "content was changed after it was written",
-                ))
+                return VerifyResult(
+                    checked,
+                    head_count,
+                    BrokenLink(
+                        head.chain,
+                        entry.seq,
+                        entry.pk,
+                        "content was changed after it was written",
+                    ),
+                )
             expected_prev = entry.hash
             expected_seq += 1
         if expected_seq - 1 != head.seq or expected_prev != head.last_hash:
-            return VerifyResult(checked, head_count, BrokenLink(
-                head.chain, expected_seq, None,
-                f"entries after seq {expected_seq - 1} are missing (the head is at {head.seq})",
-            ))
+            return VerifyResult(
+                checked,
+                head_count,
+                BrokenLink(
+                    head.chain,
+                    expected_seq,
+                    None,
+                    f"entries after seq {expected_seq - 1} are missing (the head is at {head.seq})",
+                ),
+            )
     return VerifyResult(checked, head_count, None)
 
 
@@ -157,9 +189,18 @@ def audit_purge(*, older_than: dt.datetime) -> int:
     for chain in AuditChainHead.objects.values_list("chain", flat=True):
         with transaction.atomic():
             head = AuditChainHead.objects.select_for_update().get(chain=chain)
-            last_old = (
-                AuditEntry.unscoped.filter(chain=chain, at__lt=older_than).order_by("-seq").first()
+            # The old prefix ends before the first entry that is recent enough to keep: should
+            # the clock ever have stepped back, a recent entry is never removed.
+            first_kept = (
+                AuditEntry.unscoped.filter(chain=chain, at__gte=older_than)
+                .order_by("seq")
+                .values_list("seq", flat=True)
+                .first()
             )
+            old = AuditEntry.unscoped.filter(chain=chain, at__lt=older_than)
+            if first_kept is not None:
+                old = old.filter(seq__lt=first_kept)
+            last_old = old.order_by("-seq").first()
             if last_old is None:
                 continue
             doomed = AuditEntry.unscoped.filter(chain=chain, seq__lte=last_old.seq)

@@ -20,7 +20,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext as _
 
 
 class TenancyError(RuntimeError):
@@ -79,7 +81,9 @@ def school_scope(school: Any, *, also_read: Iterable[Any] = ()) -> Iterator[Scop
 
 @contextmanager
 def read_only_scope(schools: Iterable[Any]) -> Iterator[Scope | None]:
-    with use_scope(Scope(readable=frozenset(_school_id(s) for s in schools), writable=None)) as scope:
+    with use_scope(
+        Scope(readable=frozenset(_school_id(s) for s in schools), writable=None)
+    ) as scope:
         yield scope
 
 
@@ -102,10 +106,17 @@ class SchoolScopedQuerySet(models.QuerySet):
         return self.filter(school_id=scope.writable)
 
     def update(self, **kwargs: Any) -> int:
-        return super(SchoolScopedQuerySet, self._writable()).update(**kwargs)
+        return models.QuerySet.update(self._writable(), **kwargs)
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        return super(SchoolScopedQuerySet, self._writable()).delete()
+        return models.QuerySet.delete(self._writable())
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        # bulk_create skips save(), so the school check save() does happens here instead.
+        objs = list(objs)
+        for obj in objs:
+            obj.assign_school()
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class SchoolScopedManager(models.Manager):
@@ -125,10 +136,8 @@ class SchoolScopedManager(models.Manager):
         return obj
 
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
-        objs = list(objs)
-        for obj in objs:
-            obj.assign_school()
-        return models.QuerySet(self.model, using=self._db).bulk_create(objs, *args, **kwargs)
+        # Like create(): inserting needs no read access, only the write check per object.
+        return SchoolScopedQuerySet(self.model, using=self._db).bulk_create(objs, *args, **kwargs)
 
 
 class SchoolOwned(models.Model):
@@ -139,11 +148,43 @@ class SchoolOwned(models.Model):
     )
 
     objects = SchoolScopedManager()
-    unscoped = models.Manager()
+    unscoped = models.Manager()  # noqa: DJ012  (ruff takes the scoped manager for a field)
 
     class Meta:
         abstract = True
         base_manager_name = "unscoped"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.assign_school()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if not require_scope().can_write(self.school_id):
+            raise TenancyError(f"{type(self).__name__} cannot be deleted in this scope")
+        return super().delete(*args, **kwargs)
+
+    def clean(self) -> None:
+        """Refuse links to another school's rows: a join must never reach across schools."""
+        super().clean()
+        for field in self._meta.concrete_fields:
+            target = field.related_model
+            if not field.many_to_one or field.name == "school" or target is None:
+                continue
+            if not (isinstance(target, type) and issubclass(target, SchoolOwned)):
+                continue
+            target_id = getattr(self, field.attname)
+            if target_id is None:
+                continue
+            cached = field.get_cached_value(self, default=None)  # type: ignore[attr-defined]
+            other_school = (
+                cached.school_id
+                if cached is not None
+                else target.unscoped.filter(pk=target_id)
+                .values_list("school_id", flat=True)
+                .first()
+            )
+            if self.school_id is not None and other_school != self.school_id:
+                raise ValidationError({field.name: _("This belongs to another school.")})
 
     def assign_school(self) -> None:
         scope = require_scope()
@@ -155,12 +196,3 @@ class SchoolOwned(models.Model):
             raise TenancyError(
                 f"{type(self).__name__} of school {self.school_id} cannot be written in this scope"
             )
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.assign_school()
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        if not require_scope().can_write(self.school_id):
-            raise TenancyError(f"{type(self).__name__} cannot be deleted in this scope")
-        return super().delete(*args, **kwargs)

@@ -106,7 +106,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "yuqing.sqlite3",
+            "NAME": str(DATA_DIR / "yuqing.sqlite3"),
             "OPTIONS": {
                 # IMMEDIATE: a write transaction takes the lock at BEGIN, so two writers queue
                 # on busy_timeout instead of one failing with "database is locked" on upgrade.

@@ -28,4 +28,6 @@ MODULES: tuple[Module, ...] = (
     Module("duty", "duty:index", _("Duty"), "duty.view", "users"),
     Module("reports", "reports:index", _("Reports"), "reports.view", "doc"),
     Module("settings", "accounts:settings", _("Settings"), "settings.manage", "gear"),
+    # Its own entry so that bureau users, who read but cannot open Settings, reach it too.
+    Module("audit", "audit:log", _("Audit log"), "audit.view", "lock"),
 )

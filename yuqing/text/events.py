@@ -1,22 +1,29 @@
 """Same-story clustering: fold reposts, rewrites and follow-ups of one happening into one event.
 
-Two signals decide whether a new post belongs to an earlier one inside the time window:
+Two signals decide whether a new post belongs to an earlier story:
 
-* **Near-duplicate text**: MinHash (rensa ``RMinHash``) over character 3-shingles. From the
-  estimated Jaccard and the shingle-set sizes we get the *containment* of the shorter text in
-  the longer one, which is what a repost with a long comment added keeps high while its Jaccard
-  falls.
+* **Near-duplicate text** (within ``window_hours``, 72 h): MinHash (rensa ``RMinHash``) over
+  character 3-shingles. From the estimated Jaccard and the shingle-set sizes we get the
+  *containment* of the shorter text in the longer one, which stays high for a repost with a
+  long comment added while its Jaccard falls.
 * **Shared rare terms**: jieba words weighted by how rare they are in general Chinese (the
   jieba dictionary frequency) and in the current window. Rewrites by other outlets and
-  follow-ups reuse the names, numbers and specific nouns of the story, not its sentences.
+  follow-ups reuse the names, numbers and specific nouns of the story, not its sentences. A
+  post is compared with an event's *profile* (the recurring terms of its newest posts), since
+  a follow-up may echo one earlier post and a rewrite another. Within 72 h a moderate overlap
+  is enough; official statements and replies that come later (up to ``follow_up_hours``,
+  7 days) need a stronger one.
 
-The scheme's subject and region words are removed before either signal is computed, so that
-the school's own name, which every post shares, never links two stories. Common school words
-(学生, 家长, 通报 …) carry almost no weight for the same reason.
+The scheme's subject, region and exclude words are removed before either signal is computed,
+so the school's own name, which every post shares, never links two stories; common school
+words (学生, 家长, 通报, grades and classes …) carry almost no weight for the same reason.
 
 Candidates come from a banded LSH index over the MinHash digests and an inverted index of each
-post's rarest terms. Both indexes are plain dicts (rensa's ``RMinHashLSH`` cannot be rebuilt
-from stored digests), so the whole state is a JSON-serialisable list of window entries.
+post's rarest terms. Both indexes are plain dicts of small lists (rensa's ``RMinHashLSH``
+cannot be rebuilt from stored digests), so the whole state is a JSON-serialisable list of
+window entries (``state()`` / ``from_state()``). Work per post and memory are bounded: only
+the newest posts per term are scanned, a few events are compared in full, and the window
+holds at most ``max_posts`` posts.
 
 Clustering is streaming and order-dependent by nature; ids are deterministic: an event is
 named after the post that opened it (``ev-`` + a hash of its id), and adding a post id again
@@ -25,16 +32,19 @@ returns the event it already has.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import heapq
 import math
 import re
+import sys
 import unicodedata
 from array import array
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from itertools import chain, islice
 from typing import Any
 
 import rjieba
@@ -46,18 +56,20 @@ STATE_VERSION = 1
 # probability for the background rarity.
 _JIEBA_TOTAL = 60_101_967.0
 
-_URL = re.compile(r"https?://[^\s\u3000，。！？、]+|www\.[^\s\u3000，。！？、]+", re.I)
-# Repost chains and mentions: the handle names who reposted, not what happened, and official
-# accounts are @-mentioned in unrelated stories alike.
-_MENTION = re.compile(r"(?://|回复)?@[\w\-\u4e00-\u9fff·]{1,30}[:：]?")
-_BOILER = re.compile(r"转发微博|转发了|网页链接|展开全文|查看图片|原文链接|点击链接|O网页链接")
-_EMOTE = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,6}\]")
+# Noise removed before comparing (the text is lower-cased first). Repost chains and mentions:
+# the handle names who reposted, not what happened, and official accounts are @-mentioned in
+# unrelated stories alike.
+_NOISE_PATTERNS = (
+    r"https?://[^\s\u3000，。！？、]+|www\.[^\s\u3000，。！？、]+",  # URLs
+    r"(?://|回复)?@[\w\-\u4e00-\u9fff·]{1,30}[:：]?",  # //@name: and @name
+    r"\[[\u4e00-\u9fffa-z]{1,6}\]",  # [哈哈] emotes
+    r"转发微博|转发了|网页链接|展开全文|查看图片|原文链接|点击链接",  # platform boilerplate
+)
 _NON_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 # Function words and words every school post uses: they say nothing about which story it is.
-_STOP: frozenset[str] = frozenset(
-    """
+_STOP_WORDS = """
     我们 你们 他们 她们 大家 自己 这个 那个 这些 那些 什么 怎么 为什么 如何 还是 就是 但是 因为
     所以 如果 已经 现在 今天 昨天 明天 今年 去年 上午 下午 晚上 早上 中午 时候 一个 一些 没有 可以
     不是 这样 那样 真的 还有 而且 以及 并且 或者 其中 其他 目前 近日 日前 此前 之后 以后 以前 之前
@@ -67,9 +79,14 @@ _STOP: frozenset[str] = frozenset(
     回应 消息 发布 来源 原文 链接 图片 全文 公众号 官方 本校 我校 该校 这所 孩子们 小孩 家里 事情
     涉事 网传 一事 针对 一名 依规 依纪 依法 严肃处理 妥善处理 高度重视 第一时间 核实 核查 调查 调查组
     相关部门 有关部门 情况说明 说明 处理 介绍 了解 获悉 据悉 据了解 目前 下一步 将会 进一步 有人 听说
-    """.split()
-)
+"""
+_STOP: frozenset[str] = frozenset(_STOP_WORDS.split())
 _GENERIC_WEIGHT = 0.05
+# Grades and classes (高二, 二年级, 初三, 7班): every story in a school names some.
+_GRADE = re.compile(
+    r"^(?:[高初]?[一二三四五六七八九]年级|[高初][一二三]|[一二三四五六七八九十\d]{1,3}班|"
+    r"[大研][一二三四]|[小初高]中部)$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +94,29 @@ class EventParams:
     """Tuning knobs. The defaults were set on the project's own fixtures, not on eval sets."""
 
     window_hours: float = 72.0
+    # Official statements, bureau replies and petition answers come days later and share few
+    # words with the first posts: they may join up to this long after, on stronger evidence.
+    follow_up_hours: float = 168.0
+    follow_up_shared_weight: float = 2.0
+    follow_up_shared_ratio: float = 0.2
     num_perm: int = 64
     bands: int = 16  # 16 bands x 4 rows: a pair with Jaccard 0.6 is a candidate 9 times in 10
     seed: int = 20260901
     shingle: int = 3
     top_terms: int = 16
     max_posts: int = 20_000  # bounds memory when a flood lands inside one window
+    max_chars: int = 2_000  # a story shows in its first paragraphs; bounds time per long article
     posting_cap: int = 200  # a term in more window posts than this is not used to find candidates
+    posting_scan: int = 48  # newest posts looked at per term, and per event when pooling terms
+    profile_members: int = 24  # newest posts of an event whose terms make its profile
+    max_event_candidates: int = 4  # events compared in full per post, the best-sharing ones
     # Near-duplicate rule: the shorter text is mostly inside the longer one.
     min_containment: float = 0.6
     min_shingles: int = 12
     min_jaccard: float = 0.5
     # Shared-terms rule: enough rare weight in common, and a fair share of each post's rare weight.
-    min_shared_weight: float = 1.6
-    min_shared_ratio: float = 0.3
+    min_shared_weight: float = 1.2
+    min_shared_ratio: float = 0.15
 
 
 @dataclass(slots=True)
@@ -109,15 +135,37 @@ def event_id_for(post_id: str) -> str:
     return "ev-" + hashlib.blake2b(post_id.encode("utf-8"), digest_size=6).hexdigest()
 
 
-@lru_cache(maxsize=200_000)
+_RARITY_CACHE: dict[str, float] = {}
+_RARITY_CACHE_MAX = 100_000
+
+
 def _background_rarity(term: str) -> float:
-    """0 for everyday words, 1 for words that are rare in general Chinese (names, specifics)."""
-    if term in _STOP:
+    """0 for everyday words and non-words, up to 1 for words rare in general Chinese."""
+    w = _RARITY_CACHE.get(term)
+    if w is None:
+        if len(_RARITY_CACHE) >= _RARITY_CACHE_MAX:
+            _RARITY_CACHE.clear()  # bounded memory; refilling is cheap
+        w = _RARITY_CACHE[term] = _rarity(term)
+    return w
+
+
+def _rarity(term: str) -> float:
+    if term in _STOP or len(term) < 2:
         return 0.0
+    if _GRADE.match(term):
+        return _GENERIC_WEIGHT
     if not _CJK.search(term):
+        if _NON_WORD.search(term):
+            return 0.0  # punctuation, spaces, emoji
         # Numbers and latin tokens: amounts, dates, codes. Specific, but dates recur across
         # unrelated stories of the same week, so a middling weight.
         return 0.5 if len(term) >= 3 else 0.3
+    if _NON_WORD.search(term):
+        return 0.0
+    if not rjieba.has_word(term):
+        # Out-of-dictionary strings are mostly segmentation debris ("班全", "群刚"); some are
+        # names. Rarely shared by chance, but not worth a full rare word either.
+        return 0.5
     freq = max(1, rjieba.suggest_freq(term))
     return min(1.0, max(0.02, (math.log(_JIEBA_TOTAL / freq) - 8.0) / 6.0))
 
@@ -133,28 +181,29 @@ def _timestamp(value: datetime | float | int | None) -> float | None:
 class EventClusterer:
     """Streaming same-story clusterer. ``add`` returns the event id of each post."""
 
-    def __init__(
-        self, ignore_terms: Iterable[str] = (), params: EventParams | None = None
-    ) -> None:
+    def __init__(self, ignore_terms: Iterable[str] = (), params: EventParams | None = None) -> None:
         self.params = params or EventParams()
         self.ignore_terms: tuple[str, ...] = tuple(
-            sorted({t.strip().lower() for t in ignore_terms if t and t.strip()}, key=len, reverse=True)
+            sorted(
+                {t.strip().lower() for t in ignore_terms if t and t.strip()}, key=len, reverse=True
+            )
         )
-        self._ignore_re = (
-            re.compile("|".join(re.escape(unicodedata.normalize("NFKC", t)) for t in self.ignore_terms))
-            if self.ignore_terms
-            else None
-        )
+        ignore = [re.escape(unicodedata.normalize("NFKC", t)) for t in self.ignore_terms]
+        # One pass over the text for all noise and the school's names.
+        self._noise_re = re.compile("|".join([*_NOISE_PATTERNS, *ignore]))
         p = self.params
         if p.num_perm % p.bands:
             raise ValueError("num_perm must be a multiple of bands")
         self._rows = p.num_perm // p.bands
+        self._horizon = max(p.window_hours, p.follow_up_hours) * 3600.0
         self._entries: dict[int, _Entry] = {}
         self._order: deque[int] = deque()
         self._by_post: dict[str, int] = {}
-        self._bands: dict[tuple[int, ...], dict[int, None]] = {}
-        self._postings: dict[str, dict[int, None]] = {}
-        self._members: dict[str, dict[int, None]] = {}
+        # Lists, not sets or dicts: most buckets hold one or two posts, and a small list is a
+        # quarter of the memory of a small dict. Removal is from the front (oldest first).
+        self._bands: dict[int, list[int]] = {}
+        self._postings: dict[str, list[int]] = {}
+        self._members: dict[str, list[int]] = {}
         self._seq = 0
         self._max_ts: float | None = None
 
@@ -178,13 +227,14 @@ class EventClusterer:
             self._max_ts = ts
         self._evict()
 
-        body = self._clean(f"{title}\n{text}" if title and title not in text else text)
+        body = f"{title}\n{text}" if title and title not in text else text
+        body = self._clean(body[: self.params.max_chars])
         shingles = self._shingles(body)
         digest = self._digest(shingles)
-        weights = self._term_weights(body)
-        top = tuple(
-            t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[: self.params.top_terms]
-        )
+        weights = self._term_weights(rjieba.cut(body))
+        # Stable sort: equal weights keep text order, so the choice is deterministic.
+        ranked = sorted(weights, key=weights.__getitem__, reverse=True)
+        top = tuple(sys.intern(t) for t in ranked[: self.params.top_terms])
         best = self._best_candidate(ts, digest, len(shingles), weights, top)
         event = self._entries[best].event if best is not None else event_id_for(post_id)
         self._insert(_Entry(self._seq, post_id, ts, event, digest, len(shingles), top))
@@ -210,7 +260,7 @@ class EventClusterer:
                     "id": e.post_id,
                     "ts": e.ts,
                     "event": e.event,
-                    "digest": e.digest.tolist(),
+                    "digest": base64.b64encode(e.digest.tobytes()).decode("ascii"),
                     "size": e.size,
                     "terms": list(e.terms),
                 }
@@ -220,43 +270,46 @@ class EventClusterer:
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> EventClusterer:
-        """Rebuild a clusterer from ``state()``; the result clusters exactly as the original would."""
+        """Rebuild a clusterer from ``state()``; it then clusters exactly as the original would.
+
+        Raises ValueError for a state of another version or a damaged one.
+        """
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported event state version: {state.get('version')!r}")
-        params = EventParams(**dict(state.get("params", {})))
-        self = cls(state.get("ignore_terms", ()), params)
-        for item in state.get("posts", []):
-            digest = array("I", item["digest"])
-            if len(digest) != params.num_perm:
-                raise ValueError("event state digest has the wrong length")
-            self._insert(
-                _Entry(
-                    self._seq,
-                    str(item["id"]),
-                    float(item["ts"]),
-                    str(item["event"]),
-                    digest,
-                    int(item["size"]),
-                    tuple(item["terms"]),
+        try:
+            params = EventParams(**dict(state.get("params", {})))
+            self = cls(state.get("ignore_terms", ()), params)
+            for item in state.get("posts", []):
+                digest = array("I")
+                digest.frombytes(base64.b64decode(item["digest"], validate=True))
+                if len(digest) != params.num_perm:
+                    raise ValueError("digest has the wrong length")
+                self._insert(
+                    _Entry(
+                        self._seq,
+                        str(item["id"]),
+                        float(item["ts"]),
+                        str(item["event"]),
+                        digest,
+                        int(item["size"]),
+                        tuple(sys.intern(str(t)) for t in item["terms"]),
+                    )
                 )
-            )
-        max_ts = state.get("max_ts")
-        self._max_ts = float(max_ts) if max_ts is not None else None
+            max_ts = state.get("max_ts")
+            self._max_ts = float(max_ts) if max_ts is not None else None
+        except (KeyError, TypeError, ValueError) as exc:  # binascii.Error is a ValueError
+            raise ValueError(f"damaged event state: {exc}") from None
         return self
 
     # -- text features --------------------------------------------------------------------
 
     def _clean(self, text: str) -> str:
         text = unicodedata.normalize("NFKC", text).lower()
-        text = _URL.sub(" ", text)
-        text = _MENTION.sub(" ", text)
-        text = _EMOTE.sub(" ", text)
-        text = _BOILER.sub(" ", text)
-        if self._ignore_re is not None:
-            text = self._ignore_re.sub(" ", text)
+        text = self._noise_re.sub(" ", text)
         return text
 
     def _shingles(self, text: str) -> set[str]:
+        """Character k-shingles of the text with punctuation, spaces and emoji removed."""
         s = _NON_WORD.sub("", text)
         k = self.params.shingle
         if len(s) <= k:
@@ -266,34 +319,38 @@ class EventClusterer:
     def _digest(self, shingles: set[str]) -> array[int]:
         mh = RMinHash(self.params.num_perm, self.params.seed)
         if shingles:
-            mh.update(sorted(shingles))
+            mh.update(list(shingles))  # MinHash is order-independent
         return array("I", mh.digest())
 
-    def _term_weights(self, text: str) -> dict[str, float]:
-        n = len(self._entries)
+    def _term_weights(self, tokens: list[str]) -> dict[str, float]:
+        """Rarity weight of each distinct word; only the rarest can reach ``top_terms``."""
+        cache = _RARITY_CACHE
         out: dict[str, float] = {}
-        for tok in rjieba.cut_for_search(text):
-            tok = tok.strip()
-            if len(tok) < 2 or tok in out or _NON_WORD.fullmatch(tok):
-                continue
-            if not _CJK.search(tok) and not tok.isalnum():
-                continue
-            w = _background_rarity(tok)
-            if w <= 0.0:
-                continue
-            # A term in a large share of the window (the principal's name, this term's
-            # exam) stops telling stories apart; small events must not trigger this.
-            df = len(self._postings.get(tok, ()))
-            if n >= 200 and df > 0.05 * n:
-                w *= 0.05 * n / df
-            out[tok] = max(w, _GENERIC_WEIGHT) if tok not in _STOP else _GENERIC_WEIGHT
+        for tok in dict.fromkeys(tokens):
+            w = cache.get(tok)
+            if w is None:
+                w = _background_rarity(tok)
+            if w > 0.0:
+                out[tok] = w
+        n = len(self._entries)
+        if n >= 200 and out:
+            # A term in a large share of the window (the principal's name, this term's exam)
+            # stops telling stories apart. Checked for the candidates for the top terms only.
+            postings = self._postings
+            limit = 0.05 * n
+            for tok in sorted(out, key=out.__getitem__, reverse=True)[: 2 * self.params.top_terms]:
+                df = len(postings.get(tok, ()))
+                if df > limit:
+                    out[tok] *= limit / df
         return out
 
     # -- matching -------------------------------------------------------------------------
 
-    def _band_keys(self, digest: array[int]) -> list[tuple[int, ...]]:
+    def _band_keys(self, digest: array[int]) -> list[int]:
+        # A hash stands for the band's rows: a collision only adds a candidate, which the
+        # similarity check then rejects.
         r = self._rows
-        return [(b, *digest[b * r : (b + 1) * r]) for b in range(self.params.bands)]
+        return [hash((b, *digest[b * r : (b + 1) * r])) for b in range(self.params.bands)]
 
     def _best_candidate(
         self,
@@ -304,60 +361,113 @@ class EventClusterer:
         top: tuple[str, ...],
     ) -> int | None:
         p = self.params
-        cands: set[int] = set()
+        window = p.window_hours * 3600.0
+        entries = self._entries
+        best: int | None = None
+        best_score = 0.0
+        # Near duplicates: only posts sharing an LSH band can have a high Jaccard.
+        near: set[int] = set()
         if size:
             for key in self._band_keys(digest):
                 bucket = self._bands.get(key)
                 if bucket:
-                    cands.update(bucket)
-        for t in top:
-            posting = self._postings.get(t)
-            if posting and len(posting) <= p.posting_cap:
-                cands.update(posting)
-        if not cands:
-            return None
-        window = p.window_hours * 3600.0
-        own_weight = sum(weights[t] for t in top)
-        best: int | None = None
-        best_score = 0.0
-        seen_events: set[str] = set()
-        # Sorted so that ties resolve the same way on every run.
-        for seq in sorted(cands):
-            e = self._entries.get(seq)
-            if e is None or abs(e.ts - ts) > window:
+                    near.update(bucket)
+        for seq in sorted(near):  # sorted: ties resolve the same way on every run
+            e = entries[seq]
+            if abs(e.ts - ts) > window:
                 continue
             score = self._near_dup_score(digest, size, e)
-            if e.event not in seen_events:
-                seen_events.add(e.event)
-                # Follow-ups share some terms with one earlier post and some with another:
-                # compare with the terms of the whole event, not post by post.
-                score = max(score, self._event_term_score(e.event, ts, weights, top, own_weight))
             if score > best_score:
                 best, best_score = seq, score
+        # Shared rare terms, per event: follow-ups share some terms with one earlier post and
+        # some with another, so the event's terms are pooled. The postings give, per event,
+        # how much of this post's rare weight it may share: an upper bound to shortlist by.
+        recent_bound: dict[str, float] = {}
+        any_bound: dict[str, float] = {}
+        first_seq: dict[str, int] = {}
+        horizon = self._horizon
+        for t in top:
+            posting = self._postings.get(t)
+            if not posting or len(posting) > p.posting_cap:
+                continue
+            w = weights[t]
+            recent: set[str] = set()
+            late: set[str] = set()
+            # The newest posts carrying the term are the likeliest relatives; scanning only
+            # those bounds the work per post however large an event grows.
+            for seq in islice(reversed(posting), p.posting_scan):
+                e = entries[seq]
+                gap = abs(e.ts - ts)
+                if gap <= window:
+                    recent.add(e.event)
+                elif gap <= horizon:
+                    late.add(e.event)
+                else:
+                    continue
+                if first_seq.get(e.event, seq + 1) > seq:
+                    first_seq[e.event] = seq
+            for ev in recent:
+                recent_bound[ev] = recent_bound.get(ev, 0.0) + w
+            for ev in recent | late:
+                any_bound[ev] = any_bound.get(ev, 0.0) + w
+        if not any_bound:
+            return best
+        own_weight = sum(weights[t] for t in top)
+        floor = min(p.min_shared_weight, p.follow_up_shared_weight)
+        bound = {ev: b for ev, b in any_bound.items() if b >= floor}
+        # Only the events sharing the most rare weight are worth the full comparison.
+        shortlist = heapq.nlargest(p.max_event_candidates, bound, key=bound.__getitem__)
+        for event in sorted(shortlist, key=first_seq.__getitem__):
+            score = 0.0
+            if recent_bound.get(event, 0.0) >= p.min_shared_weight:
+                score = self._event_term_score(
+                    event, ts, top, own_weight, weights, window,
+                    p.min_shared_weight, p.min_shared_ratio,
+                )  # fmt: skip
+            if not score and any_bound[event] >= p.follow_up_shared_weight:
+                score = self._event_term_score(
+                    event, ts, top, own_weight, weights, horizon,
+                    p.follow_up_shared_weight, p.follow_up_shared_ratio,
+                )  # fmt: skip
+            if score > best_score:
+                best, best_score = first_seq[event], score
         return best
 
     def _event_term_score(
         self,
         event: str,
         ts: float,
-        weights: dict[str, float],
         top: tuple[str, ...],
         own_weight: float,
+        weights: dict[str, float],
+        span: float,
+        min_shared: float,
+        min_ratio: float,
     ) -> float:
-        p = self.params
-        if own_weight <= 0:
+        """How much of this post's rare content the event's profile covers (0: not enough)."""
+        newest = islice(reversed(self._members.get(event, ())), self.params.profile_members)
+        recent = [e.terms for e in map(self._entries.__getitem__, newest) if abs(e.ts - ts) <= span]
+        if not recent:
             return 0.0
-        window = p.window_hours * 3600.0
-        terms: set[str] = set()
-        for seq in self._members.get(event, {}):
-            e = self._entries[seq]
-            if abs(e.ts - ts) <= window:
-                terms.update(e.terms)
-        shared = sum(weights[t] for t in top if t in terms)
-        ratio = shared / own_weight
-        if shared >= p.min_shared_weight and ratio >= p.min_shared_ratio:
-            return ratio
-        return 0.0
+        members = len(recent)
+        counts = Counter(chain.from_iterable(recent))
+        # The event's profile: its most recurrent terms (each post's terms are already its
+        # rarest). Pooling every term of a large event would let it swallow any post about
+        # the school (a snowball); a small event keeps all its terms, so a follow-up can
+        # match any of its posts. Ties keep first-seen order: deterministic.
+        profile = (
+            set(counts)
+            if members <= 3
+            else set(heapq.nlargest(2 * self.params.top_terms, counts, key=counts.__getitem__))
+        )
+        shared = sum(weights[t] for t in top if t in profile)
+        if shared < min_shared:
+            return 0.0
+        # Relative to the smaller side, so that a short post joining a long article (or the
+        # reverse) is judged by how much of *its* specific content the other covers.
+        theirs = sum(weights.get(t) or _background_rarity(t) for t in profile)
+        ratio = shared / max(1e-9, min(own_weight, theirs))
+        return ratio if ratio >= min_ratio else 0.0
 
     def _near_dup_score(self, digest: array[int], size: int, other: _Entry) -> float:
         """> 1 when the shorter text is mostly inside the longer one (repost, copied article)."""
@@ -384,17 +494,17 @@ class EventClusterer:
         self._by_post[e.post_id] = e.seq
         if e.size:
             for key in self._band_keys(e.digest):
-                self._bands.setdefault(key, {})[e.seq] = None
+                self._bands.setdefault(key, []).append(e.seq)
         for t in e.terms:
-            self._postings.setdefault(t, {})[e.seq] = None
-        self._members.setdefault(e.event, {})[e.seq] = None
+            self._postings.setdefault(t, []).append(e.seq)
+        self._members.setdefault(e.event, []).append(e.seq)
         if len(self._entries) > self.params.max_posts:
             self._remove(self._order.popleft())
 
     def _evict(self) -> None:
         if self._max_ts is None:
             return
-        horizon = self._max_ts - self.params.window_hours * 3600.0
+        horizon = self._max_ts - self._horizon
         # Arrival order is close to time order; a late straggler only stays a little longer.
         while self._order and self._entries[self._order[0]].ts < horizon:
             self._remove(self._order.popleft())
@@ -407,19 +517,19 @@ class EventClusterer:
             del self._by_post[e.post_id]
         if e.size:
             for key in self._band_keys(e.digest):
-                bucket = self._bands.get(key)
-                if bucket is not None:
-                    bucket.pop(seq, None)
-                    if not bucket:
-                        del self._bands[key]
+                _discard(self._bands, key, seq)
         for t in e.terms:
-            posting = self._postings.get(t)
-            if posting is not None:
-                posting.pop(seq, None)
-                if not posting:
-                    del self._postings[t]
-        members = self._members.get(e.event)
-        if members is not None:
-            members.pop(seq, None)
-            if not members:
-                del self._members[e.event]
+            _discard(self._postings, t, seq)
+        _discard(self._members, e.event, seq)
+
+
+def _discard(index: dict[Any, list[int]], key: Any, seq: int) -> None:
+    items = index.get(key)
+    if items is None:
+        return
+    try:
+        items.remove(seq)
+    except ValueError:
+        return
+    if not items:
+        del index[key]

@@ -47,9 +47,7 @@ def per_class(gold: Sequence[Hashable], pred: Sequence[Hashable]) -> dict[Hashab
     """One-vs-rest PRF for every label that occurs in gold or prediction."""
     _same_length(gold, pred)
     labels = sorted(set(gold) | set(pred), key=str)
-    return {
-        lab: prf([g == lab for g in gold], [p == lab for p in pred]) for lab in labels
-    }
+    return {lab: prf([g == lab for g in gold], [p == lab for p in pred]) for lab in labels}
 
 
 def macro_f1(
@@ -101,3 +99,83 @@ def bcubed(gold: Mapping[Hashable, Hashable], pred: Mapping[Hashable, Hashable])
 def _same_length(a: Sequence[Any], b: Sequence[Any]) -> None:
     if len(a) != len(b):
         raise ValueError(f"sequences differ in length: {len(a)} != {len(b)}")
+
+
+# -- scoring a labelled set ---------------------------------------------------------------
+
+# (metric path, comparison, threshold). A target on a precision/recall pair is two entries.
+TARGETS: tuple[tuple[str, str, float], ...] = (
+    ("relevance.f1", ">=", 0.92),
+    ("negative.recall", ">=", 0.90),
+    ("negative.precision", ">=", 0.85),
+    ("topic.macro_f1", ">=", 0.80),
+    ("alert.recall", ">=", 0.95),
+    ("alert.precision", ">=", 0.75),
+    ("events.f1", ">=", 0.90),
+)
+ALERT_RISK = 2
+
+
+def score_labelled(
+    gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """All eval figures for predictions (``classify`` JSON lines) against gold records.
+
+    Both are aligned lists of dicts with ``relevant``, ``sentiment``, ``topic``, ``risk`` and
+    ``event``. Topic and events are scored over the gold-relevant posts only.
+    """
+    _same_length(gold, pred)
+    for g, p in zip(gold, pred, strict=True):
+        if str(g["id"]) != str(p["id"]):
+            raise ValueError(f"gold and prediction out of step at id {g['id']!r}")
+    rel_idx = [i for i, g in enumerate(gold) if g["relevant"]]
+    topics_gold = [gold[i]["topic"] for i in rel_idx]
+    topics_pred = [pred[i]["topic"] for i in rel_idx]
+    risk_gold = [int(g["risk"]) for g in gold]
+    risk_pred = [int(p["risk"]) for p in pred]
+    out: dict[str, Any] = {
+        "n": len(gold),
+        "n_relevant": len(rel_idx),
+        "relevance": prf(
+            [bool(g["relevant"]) for g in gold], [bool(p["relevant"]) for p in pred]
+        ).as_dict(),
+        "negative": prf(
+            [g["sentiment"] == "negative" for g in gold],
+            [p["sentiment"] == "negative" for p in pred],
+        ).as_dict(),
+        "sentiment": {
+            "accuracy": accuracy([g["sentiment"] for g in gold], [p["sentiment"] for p in pred])
+        },
+        "topic": {
+            "macro_f1": macro_f1(topics_gold, topics_pred),
+            "accuracy": accuracy(topics_gold, topics_pred),
+        },
+        "alert": prf(
+            [r >= ALERT_RISK for r in risk_gold], [r >= ALERT_RISK for r in risk_pred]
+        ).as_dict(),
+        "risk": {"mae": mae(risk_gold, risk_pred)},
+        "events": bcubed(
+            {str(gold[i]["id"]): str(gold[i]["event"]) for i in rel_idx},
+            {str(pred[i]["id"]): str(pred[i]["event"]) for i in rel_idx},
+        ).as_dict(),
+    }
+    return out
+
+
+def lookup(figures: Mapping[str, Any], path: str) -> float:
+    value: Any = figures
+    for part in path.split("."):
+        value = value[part]
+    return float(value)
+
+
+def check_targets(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each target with the measured value and whether it passes."""
+    rows = []
+    for path, op, threshold in TARGETS:
+        value = lookup(figures, path)
+        ok = value >= threshold if op == ">=" else value <= threshold
+        rows.append(
+            {"metric": path, "target": f"{op} {threshold}", "value": round(value, 4), "pass": ok}
+        )
+    return rows

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from yuqing.core.tenancy import Scope, all_schools, use_scope
 
 PASSWORD = "Test-Passw0rd!"
 
@@ -28,13 +27,22 @@ PEOPLE = {
 
 @pytest.fixture(autouse=True)
 def _no_scope_leaks() -> Iterator[None]:
-    # Each test starts with no school scope, like a fresh request.
+    # Each test starts with no school scope, like a fresh request. Imported here so that the
+    # Django-free text engine tests run without Django (`pytest -p no:django tests/text`).
+    from django.conf import settings
+
+    if not settings.configured:
+        yield
+        return
+    from yuqing.core.tenancy import use_scope
+
     with use_scope(None):
         yield
 
 
 def make_user(school: Any, username: str, *, roles: tuple[str, ...] = (), name: str = "") -> Any:
     from yuqing.accounts.models import RoleAssignment, User
+    from yuqing.core.tenancy import all_schools
 
     with all_schools():
         user = User(username=username, school=school, display_name=name or username)
@@ -48,6 +56,7 @@ def make_user(school: Any, username: str, *, roles: tuple[str, ...] = (), name: 
 @pytest.fixture
 def bureau(db: Any) -> Any:
     from yuqing.accounts.models import School
+    from yuqing.core.tenancy import all_schools
 
     with all_schools():
         return School.objects.create(name="滨江市教育局", slug="bureau", kind=School.Kind.BUREAU)
@@ -56,6 +65,7 @@ def bureau(db: Any) -> Any:
 @pytest.fixture
 def school(bureau: Any) -> Any:
     from yuqing.accounts.models import School
+    from yuqing.core.tenancy import all_schools
 
     with all_schools():
         return School.objects.create(name="育才中学", short_name="育才", slug="yucai", parent=bureau)
@@ -64,6 +74,7 @@ def school(bureau: Any) -> Any:
 @pytest.fixture
 def other_school(bureau: Any) -> Any:
     from yuqing.accounts.models import School
+    from yuqing.core.tenancy import all_schools
 
     with all_schools():
         return School.objects.create(name="青屿一中", slug="qingyu", parent=bureau)
@@ -89,7 +100,7 @@ def bureau_user(bureau: Any) -> Any:
 
 
 @pytest.fixture
-def in_school(school: Any) -> Iterator[Scope | None]:
+def in_school(school: Any) -> Iterator[Any]:
     from yuqing.core.tenancy import school_scope
 
     with school_scope(school) as scope:

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-
 PASSWORD = "Test-Passw0rd!"
 
 PEOPLE = {
@@ -68,7 +67,9 @@ def school(bureau: Any) -> Any:
     from yuqing.core.tenancy import all_schools
 
     with all_schools():
-        return School.objects.create(name="育才中学", short_name="育才", slug="yucai", parent=bureau)
+        return School.objects.create(
+            name="育才中学", short_name="育才", slug="yucai", parent=bureau
+        )
 
 
 @pytest.fixture

@@ -439,6 +439,25 @@ def _stop_children(children: list[subprocess.Popen[bytes]], *, timeout: float = 
             child.wait()
 
 
+def start_demo_internet(school: Any) -> str:
+    """Serve the demo's fictional feeds on 127.0.0.1 and point the demo sources at them.
+
+    The worker child inherits the allow-list entry for 127.0.0.1: without it the fetcher
+    refuses loopback addresses, as it should for every real source.
+    """
+    from django.conf import settings
+
+    from yuqing.monitor.demo.seed import seed_demo_monitoring
+    from yuqing.monitor.demo.server import serve
+
+    server, _internet = serve("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.server_port}"
+    seed_demo_monitoring(school, base_url=url)
+    allowed = {*settings.FETCH_ALLOW_HOSTS, "127.0.0.1"}
+    os.environ["YUQING_FETCH_ALLOW_HOSTS"] = ",".join(sorted(allowed))
+    return url
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from yuqing.lib.env import envint
 
@@ -456,6 +475,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Database: {database_label()}")
         migrate()
         demo = demo_load(data_dir=settings.DATA_DIR) if settings.DEMO else None
+        demo_internet = start_demo_internet(demo.school) if demo is not None else None
         admin = existing_admin()
         admin_password = None
         if admin is None:
@@ -508,6 +528,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         if demo is not None:
             print_demo_logins(demo, settings.DATA_DIR)
+        if demo_internet is not None:
+            print(f"Demo internet (fictional feeds about the demo school): {demo_internet}")
         queue = (
             "no worker (--no-worker)"
             if args.no_worker

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
-from django.utils.translation import gettext_lazy as _
 
 from yuqing.lib.datadir import ensure_dir, read_or_create_secret
 from yuqing.lib.env import ConfigError, envbool, envint, envlist, envsecret, envstr
@@ -51,6 +50,7 @@ INSTALLED_APPS = [
     "yuqing.security",
     "yuqing.duty",
     "yuqing.reports",
+    "yuqing.api",
 ]
 
 MIDDLEWARE = [
@@ -135,7 +135,10 @@ if REDIS_URL:
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
         "utc": True,
-        "consumer": {"workers": envint("YUQING_WORKER_THREADS", 4, minimum=1), "worker_type": "thread"},
+        "consumer": {
+            "workers": envint("YUQING_WORKER_THREADS", 4, minimum=1),
+            "worker_type": "thread",
+        },
     }
 else:
     HUEY = {
@@ -144,7 +147,10 @@ else:
         "filename": str(DATA_DIR / "queue.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
         "utc": True,
-        "consumer": {"workers": envint("YUQING_WORKER_THREADS", 2, minimum=1), "worker_type": "thread"},
+        "consumer": {
+            "workers": envint("YUQING_WORKER_THREADS", 2, minimum=1),
+            "worker_type": "thread",
+        },
     }
 
 # --- Accounts and security -----------------------------------------------------------------

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+
+StrOrPromise = str | Promise  # a lazy translation until rendered
 
 
 @dataclass(frozen=True)
 class Module:
     key: str
     url_name: str
-    label: str
+    label: StrOrPromise
     capability: str
     icon: str  # name of an SVG symbol in static/yuqing/icons.svg
 

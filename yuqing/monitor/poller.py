@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -46,7 +46,7 @@ class PollReport:
     new_mentions: int = 0
 
 
-def claim_due_sources(*, limit: int = 200, now: object = None) -> list[Source]:
+def claim_due_sources(*, limit: int = 200, now: datetime | None = None) -> list[Source]:
     """Claim up to ``limit`` due sources; each claimed by exactly one caller."""
     now = now or timezone.now()
     claimed: list[Source] = []
@@ -135,14 +135,14 @@ def _items(source: Source, outcome: Outcome) -> list[IncomingItem]:
     ]
 
 
-def next_poll_after(source: Source, outcome: Outcome, now: object) -> object:
+def next_poll_after(source: Source, outcome: Outcome, now: datetime) -> datetime:
     interval = timedelta(seconds=max(30, source.interval_seconds))
     if outcome.ok:
         hint = timedelta(seconds=outcome.wait_hint) if outcome.wait_hint else timedelta(0)
-        return now + max(interval, min(hint, MAX_WAIT_HINT))  # type: ignore[operator]
+        return now + max(interval, min(hint, MAX_WAIT_HINT))
     if outcome.retry_after:
         wait = timedelta(seconds=min(outcome.retry_after, MAX_BACKOFF.total_seconds()))
-        return now + max(interval, wait)  # type: ignore[operator]
+        return now + max(interval, wait)
     # Exponential backoff with jitter, capped, so a broken source is still tried regularly.
     failures = source.consecutive_failures + 1
     backoff = min(interval * (2 ** min(failures, 12)), MAX_BACKOFF)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -193,7 +194,7 @@ def matching_ids(
         if q is None:
             return None
         sql = f"SELECT mention_id FROM {PG_TABLE} WHERE doc @@ %s::tsquery"
-        params: list[object] = [q]
+        params: list[Any] = [q]
         if school_ids is not None:
             sql += " AND school_id = ANY(%s)"
             params.append(list(school_ids))

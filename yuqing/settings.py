@@ -148,7 +148,7 @@ else:
         "immediate": HUEY_IMMEDIATE,
         "utc": True,
         "consumer": {
-            "workers": envint("YUQING_WORKER_THREADS", 2, minimum=1),
+            "workers": envint("YUQING_WORKER_THREADS", 4, minimum=1),
             "worker_type": "thread",
         },
     }

@@ -146,6 +146,14 @@ def mentions_ingest(*, source: Source, items: Sequence[IncomingItem]) -> IngestR
         result.duplicates += len(kept) - len(fresh)
         if fresh:
             _store(source, fresh, state_row, schemes, result)
+        if result.mention_ids:
+            from yuqing.alerts.services import alerts_evaluate_after_ingest
+
+            # Inside the transaction: the evaluation request commits with the mentions, so a
+            # crash between the two cannot lose an alert.
+            alerts_evaluate_after_ingest(
+                school_id=school_id, event_ids=result.event_ids, mention_ids=result.mention_ids
+            )
         Source.objects.filter(pk=source.pk).update(
             items_total=F("items_total") + result.new,
             items_unmatched=F("items_unmatched") + result.unmatched,

@@ -1,0 +1,935 @@
+"""Writes of the alerts module: rules, channels, raising, acknowledging, escalating, digests.
+
+Every transition is one atomic function that checks the current state with a conditional
+UPDATE, stamps who and when, and writes an audit entry with a dotted action name. Deliveries
+are rows; ``delivery.py`` sends them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yuqing.accounts.models import RoleAssignment, School, User
+from yuqing.accounts.roles import Role
+from yuqing.alerts import rules as rules_mod
+from yuqing.alerts.models import (
+    LEVELS,
+    URGENT_LEVELS,
+    Alert,
+    AlertPolicy,
+    AlertRule,
+    Channel,
+    Delivery,
+    EvaluationRequest,
+    Level,
+    Notification,
+    PersonPrefs,
+    Subscription,
+)
+from yuqing.audit.services import audit_record
+from yuqing.core.tenancy import all_schools, school_scope
+
+EVALUATION_LEASE = dt.timedelta(minutes=5)
+MAX_EVALUATION_ATTEMPTS = 3
+MAX_MENTION_IDS = 50
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or timezone.now()
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+def policy_for(school_id: int) -> AlertPolicy:
+    policy = AlertPolicy.objects.filter(school_id=school_id).first()
+    if policy is None:
+        try:
+            with transaction.atomic():
+                policy = AlertPolicy.objects.create(school_id=school_id)
+        except IntegrityError:
+            policy = AlertPolicy.objects.get(school_id=school_id)
+    return policy
+
+
+def policy_update(
+    *,
+    policy: AlertPolicy,
+    ack_minutes: dict[str, int | None],
+    escalation_roles: dict[str, list[str]],
+) -> AlertPolicy:
+    valid_roles = {r.value for r in Role}
+    for level, roles in escalation_roles.items():
+        unknown = [r for r in roles if r not in valid_roles]
+        if unknown:
+            raise ValidationError(
+                {f"roles_{level}": _("Unknown roles: %(roles)s") % {"roles": ", ".join(unknown)}}
+            )
+    for level, minutes in ack_minutes.items():
+        if minutes is not None and not (1 <= int(minutes) <= 7 * 24 * 60):
+            raise ValidationError({f"ack_{level}": _("Enter minutes from 1 to 10080.")})
+    policy.ack_minutes = {k: (int(v) if v else None) for k, v in ack_minutes.items()}
+    policy.escalation_roles = escalation_roles
+    policy.full_clean()
+    policy.save()
+    return policy
+
+
+def rule_save(
+    *,
+    rule: AlertRule | None = None,
+    name: str,
+    kind: str,
+    level: int,
+    params: dict[str, Any],
+    enabled: bool = True,
+) -> AlertRule:
+    """Create or change a rule; the kind's settings are validated and defaults filled in."""
+    rule = rule or AlertRule()
+    rule.name = name.strip()
+    rule.kind = kind
+    rule.level = int(level)
+    rule.params = rules_mod.clean_params(kind, params)
+    rule.enabled = enabled
+    if rule.kind == AlertRule.Kind.WATCHED_SOURCE and rule.params["source_ids"]:
+        from yuqing.monitor.models import Source
+
+        found = set(
+            Source.objects.filter(pk__in=rule.params["source_ids"]).values_list("pk", flat=True)
+        )
+        if found != set(rule.params["source_ids"]):
+            raise ValidationError({"source_ids": _("Choose sources of this school.")})
+    rule.assign_school()
+    rule.full_clean()
+    rule.save()
+    return rule
+
+
+def rule_delete(*, rule: AlertRule) -> None:
+    rule.delete()
+
+
+@dataclass(frozen=True)
+class Backtest:
+    days: int
+    firings: list[rules_mod.Firing]
+
+    @property
+    def count(self) -> int:
+        return len(self.firings)
+
+
+def rule_backtest(
+    *,
+    name: str = "",
+    kind: str,
+    level: int,
+    params: dict[str, Any],
+    rule_id: int | None = None,
+    days: int = 7,
+    now: dt.datetime | None = None,
+) -> Backtest:
+    """ "Would have fired N times": the rule as typed, over the stored past; creates nothing."""
+    end = _now(now)
+    probe = AlertRule(
+        pk=rule_id, name=name or "?", kind=kind, level=int(level), params=params, enabled=True
+    )
+    probe.params = rules_mod.clean_params(kind, params)
+    return Backtest(days, rules_mod.backtest(probe, start=end - dt.timedelta(days=days), end=end))
+
+
+def transport_errors(kind: str, config: dict[str, Any]) -> dict[str, str]:
+    from yuqing.alerts.transports import transport_class
+
+    try:
+        cls = transport_class(kind)
+    except ValueError as exc:
+        return {"kind": str(exc)}
+    return cls.validate_config(config, allow_custom_endpoint=allow_custom_endpoint())
+
+
+def allow_custom_endpoint() -> bool:
+    return bool(getattr(settings, "ALERTS_ALLOW_CUSTOM_ENDPOINT", False))
+
+
+def allow_hosts() -> list[str]:
+    return [*settings.FETCH_ALLOW_HOSTS, *getattr(settings, "ALERTS_ALLOW_HOSTS", [])]
+
+
+def _levels(levels: Iterable[int | str]) -> list[int]:
+    out = sorted({int(x) for x in levels})
+    if any(x not in Level.values for x in out):
+        raise ValidationError({"levels": _("Choose levels from blue to red.")})
+    return out
+
+
+def channel_save(
+    *,
+    channel: Channel | None = None,
+    name: str,
+    kind: str,
+    config: dict[str, Any],
+    levels: Iterable[int | str],
+    enabled: bool = True,
+) -> Channel:
+    """Create or change a channel; a configuration the transport refuses is never stored."""
+    errors = transport_errors(kind, config)
+    if errors:
+        raise ValidationError({f"config_{k}" if k != "kind" else k: v for k, v in errors.items()})
+    channel = channel or Channel()
+    channel.name = name.strip()
+    channel.kind = kind
+    channel.levels = _levels(levels)
+    channel.enabled = enabled
+    channel.set_config(config)
+    channel.assign_school()
+    channel.full_clean()
+    channel.save()
+    return channel
+
+
+def subscription_save(
+    *, user: User, channel: Channel | None, levels: Iterable[int | str]
+) -> Subscription:
+    sub = Subscription.objects.filter(user=user, channel=channel).first() or Subscription(
+        user=user, channel=channel
+    )
+    sub.levels = _levels(levels)
+    sub.assign_school()
+    sub.full_clean(validate_constraints=False)
+    if user.school_id != sub.school_id:
+        raise ValidationError({"user": _("This person belongs to another school.")})
+    sub.save()
+    return sub
+
+
+def subscription_delete(*, subscription: Subscription) -> None:
+    subscription.delete()
+
+
+def prefs_for(user: User) -> PersonPrefs:
+    prefs = PersonPrefs.objects.filter(user=user).first()
+    if prefs is None:
+        prefs = PersonPrefs(user=user)
+        if user.school_id is not None:
+            prefs.school_id = user.school_id
+    return prefs
+
+
+def prefs_save(
+    *,
+    user: User,
+    quiet_start: dt.time,
+    quiet_end: dt.time,
+    weekends_quiet: bool,
+    digest_time: dt.time,
+    time_zone: str = "Asia/Shanghai",
+) -> PersonPrefs:
+    try:
+        ZoneInfo(time_zone)
+    except (KeyError, ValueError):
+        raise ValidationError({"time_zone": _("Unknown time zone.")}) from None
+    prefs = prefs_for(user)
+    prefs.quiet_start, prefs.quiet_end = quiet_start, quiet_end
+    prefs.weekends_quiet = weekends_quiet
+    prefs.digest_time = digest_time
+    prefs.time_zone = time_zone
+    prefs.full_clean()
+    prefs.save()
+    return prefs
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def alerts_evaluate_after_ingest(
+    *, school_id: int, event_ids: Iterable[int], mention_ids: Iterable[int]
+) -> EvaluationRequest | None:
+    """The monitor's hook: remember what an ingest batch brought and evaluate it at once.
+
+    Call it inside the ingest transaction: the request row then commits with the mentions (a
+    crash cannot lose it), and the evaluation task is enqueued only on commit.
+    """
+    event_ids, mention_ids = sorted(set(event_ids)), sorted(set(mention_ids))
+    if not event_ids and not mention_ids:
+        return None
+    with school_scope(school_id):
+        request = EvaluationRequest.objects.create(
+            school_id=school_id, event_ids=event_ids, mention_ids=mention_ids
+        )
+    from yuqing.alerts import tasks
+
+    transaction.on_commit(lambda: tasks.evaluate_request(request.pk))
+    return request
+
+
+def _claim_request(pk: int, now: dt.datetime) -> EvaluationRequest | None:
+    with all_schools():
+        row = EvaluationRequest.unscoped.filter(pk=pk, done_at=None).first()
+        if row is None:
+            return None
+        if row.lease_until is not None and row.lease_until > now:
+            return None
+        won = EvaluationRequest.unscoped.filter(
+            pk=pk, done_at=None, lease_until=row.lease_until
+        ).update(lease_until=now + EVALUATION_LEASE)
+        return row if won else None
+
+
+def alert_evaluate_request(*, request_id: int, now: dt.datetime | None = None) -> list[Alert]:
+    """Claim one evaluation request, run the school's rules over it, raise what fires."""
+    now = _now(now)
+    request = _claim_request(request_id, now)
+    if request is None:
+        return []
+    try:
+        with school_scope(request.school_id):
+            raised = alerts_evaluate(
+                school_id=request.school_id,
+                event_ids=request.event_ids,
+                mention_ids=request.mention_ids,
+                now=now,
+            )
+    except Exception as exc:
+        # Retried when the lease runs out; after a few tries it is kept with its error, so a
+        # poisonous batch does not spin the loop for ever.
+        attempts = request.error.count("|") + 1
+        with all_schools():
+            EvaluationRequest.unscoped.filter(pk=request.pk).update(
+                error=(f"{request.error}|{type(exc).__name__}: {exc}")[-500:],
+                done_at=now if attempts >= MAX_EVALUATION_ATTEMPTS else None,
+            )
+        raise
+    with all_schools():
+        EvaluationRequest.unscoped.filter(pk=request.pk).update(done_at=timezone.now())
+    return raised
+
+
+def evaluate_pending(*, now: dt.datetime | None = None, limit: int = 50) -> int:
+    """Evaluate requests the queue has not taken (busy or killed workers)."""
+    now = _now(now)
+    with all_schools():
+        ids = list(
+            EvaluationRequest.unscoped.filter(done_at=None)
+            .filter(Q(lease_until=None) | Q(lease_until__lt=now))
+            .order_by("id")
+            .values_list("pk", flat=True)[:limit]
+        )
+    done = 0
+    for pk in ids:
+        try:
+            alert_evaluate_request(request_id=pk, now=now)
+            done += 1
+        except Exception:  # recorded on the request; the others must still be evaluated
+            import logging
+
+            logging.getLogger(__name__).exception("evaluation request %s failed", pk)
+    return done
+
+
+def alerts_evaluate(
+    *,
+    school_id: int,
+    event_ids: Sequence[int],
+    mention_ids: Sequence[int],
+    now: dt.datetime | None = None,
+) -> list[Alert]:
+    """Run the school's enabled rules over a batch and raise (or fold) the alerts."""
+    now = _now(now)
+    with school_scope(school_id):
+        rules = list(AlertRule.objects.filter(enabled=True))
+        firings = rules_mod.evaluate_batch(
+            rules=rules, event_ids=event_ids, mention_ids=mention_ids, now=now
+        )
+        raised: list[Alert] = []
+        # Highest level first: a batch that makes an event red raises the red alert, and the
+        # yellow firing of the same batch folds into it instead of raising a second alert.
+        for firing in sorted(firings, key=lambda f: -f.level):
+            outcome = alert_raise(school_id=school_id, firing=firing, now=now)
+            if outcome.created:
+                raised.append(outcome.alert)
+    return raised
+
+
+@dataclass(frozen=True)
+class RaiseOutcome:
+    alert: Alert
+    created: bool
+
+
+def _describe_change(previous: Alert, firing: rules_mod.Firing) -> str:
+    before, after = previous.snapshot or {}, firing.snapshot or {}
+    parts = [
+        _("Level rose from %(old)s to %(new)s.")
+        % {"old": Level(previous.level).label, "new": Level(firing.level).label}
+    ]
+    if before.get("mention_count") is not None and after.get("mention_count") is not None:
+        parts.append(
+            _("Mentions: %(old)s → %(new)s.")
+            % {"old": before["mention_count"], "new": after["mention_count"]}
+        )
+    if before.get("peak_risk") != after.get("peak_risk") and after.get("peak_risk") is not None:
+        parts.append(
+            _("Peak risk: %(old)s → %(new)s.")
+            % {"old": before.get("peak_risk", "-"), "new": after["peak_risk"]}
+        )
+    parts.append(_("Now: %(reason)s") % {"reason": firing.reason})
+    return " ".join(str(p) for p in parts)
+
+
+def _same_subject(school_id: int, firing: rules_mod.Firing) -> Any:
+    if firing.event_id is not None:
+        return Alert.objects.filter(event_id=firing.event_id)
+    return Alert.objects.filter(school_id=school_id, key=firing.key)
+
+
+def alert_raise(*, school_id: int, firing: rules_mod.Firing, now: dt.datetime) -> RaiseOutcome:
+    """Raise a new alert, or fold a repeat into the one already raised at this level or above.
+
+    One alert per event and level is a database constraint; a concurrent raise that loses the
+    race folds into the winner.
+    """
+    with school_scope(school_id), transaction.atomic():
+        existing = list(_same_subject(school_id, firing).select_for_update().order_by("-level"))
+        top = existing[0] if existing else None
+        if top is not None and top.level >= firing.level:
+            _fold(top, firing, now)
+            return RaiseOutcome(top, False)
+        alert = Alert(
+            school_id=school_id,
+            event_id=firing.event_id,
+            key=firing.key,
+            level=firing.level,
+            rule_id=firing.rule_id,
+            title=firing.title[:300],
+            reason=firing.reason,
+            changes=_describe_change(top, firing) if top is not None else "",
+            mention_ids=firing.mention_ids[:MAX_MENTION_IDS],
+            snapshot=firing.snapshot,
+            created_at=now,
+            last_seen_at=now,
+        )
+        policy = policy_for(school_id)
+        limit = policy.ack_limit(alert.level)
+        alert.escalate_at = now + limit if limit else None
+        try:
+            with transaction.atomic():
+                alert.save(force_insert=True)
+        except IntegrityError:
+            winner = _same_subject(school_id, firing).filter(level=firing.level).first()
+            if winner is None:
+                raise
+            _fold(winner, firing, now)
+            return RaiseOutcome(winner, False)
+        audit_record(
+            "alerts.alert.raised",
+            obj=alert,
+            changes={
+                "level": alert.level,
+                "rule": firing.rule_name,
+                "reason": alert.reason,
+                "changes": alert.changes,
+                "event": alert.event_id,
+            },
+        )
+        _plan_alert(alert, policy, now)
+    return RaiseOutcome(alert, True)
+
+
+def _fold(alert: Alert, firing: rules_mod.Firing, now: dt.datetime) -> None:
+    ids = list(dict.fromkeys([*firing.mention_ids, *(alert.mention_ids or [])]))[:MAX_MENTION_IDS]
+    Alert.objects.filter(pk=alert.pk).update(
+        repeat_count=F("repeat_count") + 1, last_seen_at=now, mention_ids=ids
+    )
+    alert.refresh_from_db()
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def alert_url(alert: Alert) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("alerts:detail", args=[alert.pk])
+
+
+def build_payload(
+    alert: Alert, *, note: str = "", test: bool = False, lines: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The ``Message`` fields of an alert, JSON-ready: stored on each delivery."""
+    from yuqing.monitor.models import Mention
+
+    summary = [note] if note else []
+    summary.append(alert.reason)
+    if alert.changes:
+        summary.append(alert.changes)
+    facts = list(lines)
+    facts.append(_("Action: %(action)s") % {"action": LEVELS[alert.level].action})
+    if alert.event_id is not None and alert.event is not None:
+        event = alert.event
+        facts.append(
+            _("Mentions: %(n)s (negative %(neg)s), since %(first)s")
+            % {
+                "n": event.mention_count,
+                "neg": event.negative_count,
+                "first": timezone.localtime(event.first_at).strftime("%m-%d %H:%M"),
+            }
+        )
+    recent = Mention.objects.filter(pk__in=(alert.mention_ids or [])[:3]).select_related("source")
+    for m in recent:
+        facts.append(f"{m.source.name}：{(m.title or m.text)[:60]}")
+    school = School.objects.filter(pk=alert.school_id).values_list("name", flat=True).first()
+    return {
+        "level": alert.level,
+        "title": alert.title,
+        "summary": "\n".join(str(s) for s in summary if s),
+        "url": alert_url(alert),
+        "lines": [str(x) for x in facts],
+        "school": school or "",
+        "event": alert.event.title if alert.event_id and alert.event else "",
+        "created_at": alert.created_at.isoformat(),
+        "id": str(alert.pk),
+        "test": test,
+        "timezone": settings.TIME_ZONE,
+    }
+
+
+def message_from_payload(payload: dict[str, Any]) -> Any:
+    from yuqing.alerts.transports.message import Message
+
+    data = dict(payload)
+    data["created_at"] = dt.datetime.fromisoformat(data["created_at"])
+    data["lines"] = tuple(data.get("lines") or ())
+    return Message(**data)
+
+
+# --------------------------------------------------------------------------- who is told
+
+
+def is_quiet(prefs: PersonPrefs, when: dt.datetime) -> bool:
+    """Outside the person's working hours (their quiet hours, and weekends if they say so)."""
+    local = when.astimezone(ZoneInfo(prefs.time_zone or settings.TIME_ZONE))
+    if prefs.weekends_quiet and local.weekday() >= 5:
+        return True
+    t, start, end = local.time(), prefs.quiet_start, prefs.quiet_end
+    if start == end:
+        return False
+    if start < end:
+        return start <= t < end
+    return t >= start or t < end
+
+
+def _users_with_role(school_id: int, role: str) -> list[User]:
+    ids = RoleAssignment.objects.filter(school_id=school_id, role=role).values_list(
+        "user_id", flat=True
+    )
+    return list(User.objects.filter(pk__in=ids, is_active=True).order_by("pk"))
+
+
+def escalation_targets(alert: Alert, step: int) -> list[User]:
+    """Who is told at escalation ``step`` (0 = the first line) of ``alert``.
+
+    Today: the people holding the role at position ``step`` of the school's ladder for the
+    alert's level. The cases module's route resolver can replace this one function (same
+    signature) to follow the school's handling routes instead.
+    """
+    roles = policy_for(alert.school_id).roles_for(alert.level)
+    if step >= len(roles):
+        return []
+    return _users_with_role(alert.school_id, roles[step])
+
+
+def escalation_role(alert: Alert, step: int) -> str:
+    roles = policy_for(alert.school_id).roles_for(alert.level)
+    return str(Role(roles[step]).label) if step < len(roles) and roles[step] in Role.values else ""
+
+
+def _notify(users: Iterable[User], alert: Alert, title: str, body: str) -> None:
+    seen: set[int] = set()
+    rows = []
+    for user in users:
+        if user.pk in seen:
+            continue
+        seen.add(user.pk)
+        rows.append(
+            Notification(
+                school_id=alert.school_id,
+                user=user,
+                alert=alert,
+                level=alert.level,
+                title=title[:300],
+                body=body,
+            )
+        )
+    Notification.objects.bulk_create(rows)
+
+
+def _person_delivery(
+    alert: Alert,
+    user: User,
+    channel: Channel,
+    payload: dict[str, Any],
+    purpose: str,
+    now: dt.datetime,
+    prefs_cache: dict[int, PersonPrefs],
+) -> Delivery:
+    prefs = prefs_cache.get(user.pk)
+    if prefs is None:
+        prefs = prefs_cache[user.pk] = prefs_for(user)
+    held = alert.level not in URGENT_LEVELS and is_quiet(prefs, now)
+    return Delivery(
+        school_id=alert.school_id,
+        alert=alert,
+        channel=channel,
+        user=user,
+        purpose=purpose,
+        payload=payload,
+        status=Delivery.Status.HELD if held else Delivery.Status.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+def _plan_alert(alert: Alert, policy: AlertPolicy, now: dt.datetime) -> list[Delivery]:
+    """Deliveries and in-app notifications of a new alert; sending starts on commit."""
+    payload = build_payload(alert)
+    deliveries: list[Delivery] = []
+    for channel in Channel.objects.filter(enabled=True).order_by("pk"):
+        if alert.level in (channel.levels or []):
+            deliveries.append(
+                Delivery(
+                    school_id=alert.school_id,
+                    alert=alert,
+                    channel=channel,
+                    payload=payload,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    prefs_cache: dict[int, PersonPrefs] = {}
+    people: list[User] = []
+    subs = Subscription.objects.select_related("user", "channel").order_by("pk")
+    for sub in subs:
+        if alert.level not in (sub.levels or []) or not sub.user.is_active:
+            continue
+        people.append(sub.user)
+        if sub.channel is not None and sub.channel.enabled:
+            deliveries.append(
+                _person_delivery(
+                    alert, sub.user, sub.channel, payload, Delivery.Purpose.ALERT, now, prefs_cache
+                )
+            )
+    people.extend(escalation_targets(alert, 0))
+    _notify(people, alert, str(alert), alert.reason)
+    Delivery.objects.bulk_create(deliveries)
+    _after_commit_deliver()
+    return deliveries
+
+
+def _after_commit_deliver() -> None:
+    from yuqing.alerts import tasks
+
+    transaction.on_commit(tasks.deliver_now)
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def alert_acknowledge(*, alert: Alert, user: User, now: dt.datetime | None = None) -> Alert:
+    """Someone has it in hand: escalation stops."""
+    now = _now(now)
+    with transaction.atomic():
+        won = Alert.objects.filter(
+            pk=alert.pk, status__in=[Alert.Status.OPEN, Alert.Status.ESCALATED]
+        ).update(
+            status=Alert.Status.ACKNOWLEDGED,
+            acknowledged_by=user,
+            acknowledged_at=now,
+            escalate_at=None,
+        )
+        if not won:
+            raise ValidationError(_("This alert was already acknowledged or closed."))
+        alert.refresh_from_db()
+        audit_record(
+            "alerts.alert.acknowledged",
+            obj=alert,
+            changes={"status": ["open", "acknowledged"], "after_minutes": _minutes(alert, now)},
+        )
+        Notification.objects.filter(alert=alert, read_at=None).update(read_at=now)
+    return alert
+
+
+def _minutes(alert: Alert, now: dt.datetime) -> int:
+    return int((now - alert.created_at).total_seconds() // 60)
+
+
+def alert_close(*, alert: Alert, user: User, now: dt.datetime | None = None) -> Alert:
+    now = _now(now)
+    with transaction.atomic():
+        previous = alert.status
+        won = (
+            Alert.objects.filter(pk=alert.pk)
+            .exclude(status=Alert.Status.CLOSED)
+            .update(
+                status=Alert.Status.CLOSED,
+                closed_at=now,
+                escalate_at=None,
+                acknowledged_by=alert.acknowledged_by or user,
+                acknowledged_at=alert.acknowledged_at or now,
+            )
+        )
+        if not won:
+            raise ValidationError(_("This alert is already closed."))
+        alert.refresh_from_db()
+        audit_record("alerts.alert.closed", obj=alert, changes={"status": [previous, "closed"]})
+    return alert
+
+
+def alerts_escalate_due(*, now: dt.datetime | None = None) -> int:
+    """Escalate every open alert past its acknowledgement limit, once per step."""
+    now = _now(now)
+    with all_schools():
+        due = list(
+            Alert.unscoped.filter(
+                status__in=[Alert.Status.OPEN, Alert.Status.ESCALATED], escalate_at__lte=now
+            ).values_list("pk", "school_id")
+        )
+    count = 0
+    for pk, school_id in due:
+        with school_scope(school_id):
+            if alert_escalate(alert_id=pk, now=now):
+                count += 1
+    return count
+
+
+def alert_escalate(*, alert_id: int, now: dt.datetime) -> bool:
+    with transaction.atomic():
+        alert = Alert.objects.filter(pk=alert_id).first()
+        if alert is None or alert.escalate_at is None or alert.escalate_at > now:
+            return False
+        policy = policy_for(alert.school_id)
+        roles = policy.roles_for(alert.level)
+        limit = policy.ack_limit(alert.level)
+        step = alert.escalation_step + 1
+        targets: list[User] = []
+        while step < len(roles):
+            targets = escalation_targets(alert, step)
+            if targets:
+                break
+            step += 1  # nobody holds this role at the school: the next rung is told
+        further = step + 1 < len(roles) and limit is not None
+        won = Alert.objects.filter(
+            pk=alert.pk,
+            escalate_at=alert.escalate_at,
+            status__in=[Alert.Status.OPEN, Alert.Status.ESCALATED],
+        ).update(
+            status=Alert.Status.ESCALATED,
+            escalation_step=min(step, len(roles)),
+            escalate_at=(now + limit) if (further and limit) else None,
+        )
+        if not won:
+            return False  # acknowledged meanwhile, or another worker escalated it
+        alert.refresh_from_db()
+        waited = int((now - alert.created_at).total_seconds() // 60)
+        role = escalation_role(alert, step) if targets else ""
+        note = (
+            _(
+                "Escalated: not acknowledged within %(minutes)s minutes; now sent to %(role)s "
+                "(step %(step)s)."
+            )
+            % {"minutes": waited, "role": role, "step": step}
+            if targets
+            else _(
+                "Not acknowledged within %(minutes)s minutes, and nobody is left on the "
+                "escalation ladder."
+            )
+            % {"minutes": waited}
+        )
+        audit_record(
+            "alerts.alert.escalated",
+            obj=alert,
+            changes={"step": step, "role": role, "targets": [u.username for u in targets]},
+        )
+        if targets:
+            payload = build_payload(alert, note=note)
+            prefs_cache: dict[int, PersonPrefs] = {}
+            deliveries = []
+            target_ids = [u.pk for u in targets]
+            for sub in Subscription.objects.filter(user_id__in=target_ids).select_related(
+                "user", "channel"
+            ):
+                if sub.channel is not None and sub.channel.enabled:
+                    deliveries.append(
+                        _person_delivery(
+                            alert,
+                            sub.user,
+                            sub.channel,
+                            payload,
+                            Delivery.Purpose.ESCALATION,
+                            now,
+                            prefs_cache,
+                        )
+                    )
+            Delivery.objects.bulk_create(deliveries)
+            _notify(targets, alert, f"{_('Escalated')}: {alert}", note)
+            _after_commit_deliver()
+    return True
+
+
+# --------------------------------------------------------------------------- digests
+
+
+def digests_build(*, now: dt.datetime | None = None) -> int:
+    """One digest per person (and personal channel) once their digest time has come."""
+    now = _now(now)
+    with all_schools():
+        held = list(
+            Delivery.unscoped.filter(status=Delivery.Status.HELD)
+            .values_list("school_id", "user_id", "channel_id")
+            .distinct()
+        )
+    built = 0
+    for school_id, user_id, channel_id in sorted(set(held)):
+        with school_scope(school_id):
+            user = User.objects.filter(pk=user_id).first()
+            if user is None:
+                continue
+            prefs = prefs_for(user)
+            local = now.astimezone(ZoneInfo(prefs.time_zone or settings.TIME_ZONE))
+            if local.time() < prefs.digest_time or is_quiet(prefs, now):
+                continue
+            if _digest_one(school_id, user, channel_id, now):
+                built += 1
+    return built
+
+
+def _digest_one(school_id: int, user: User, channel_id: int, now: dt.datetime) -> bool:
+    with transaction.atomic():
+        items = list(
+            Delivery.objects.select_for_update()
+            .filter(
+                status=Delivery.Status.HELD, user=user, channel_id=channel_id, created_at__lte=now
+            )
+            .order_by("id")
+        )
+        if not items:
+            return False
+        lines = []
+        top = 1
+        for d in items:
+            p = d.payload
+            when = dt.datetime.fromisoformat(p["created_at"]).astimezone(
+                ZoneInfo(settings.TIME_ZONE)
+            )
+            lines.append(f"[{Level(p['level']).label}] {when:%m-%d %H:%M} {p['title'][:60]}")
+            top = max(top, int(p["level"]))
+        school = School.objects.filter(pk=school_id).values_list("name", flat=True).first() or ""
+        payload = {
+            "level": top,
+            "title": _("Morning digest: %(n)s alerts overnight") % {"n": len(items)},
+            "summary": _("Alerts held during your quiet hours. Open Yuqing to acknowledge them."),
+            "url": settings.SITE_URL.rstrip("/") + reverse("alerts:index"),
+            "lines": lines[:12],
+            "school": school,
+            "event": "",
+            "created_at": now.isoformat(),
+            "id": f"digest-{user.pk}-{now:%Y%m%d%H%M}",
+            "test": False,
+            "timezone": settings.TIME_ZONE,
+        }
+        digest = Delivery.objects.create(
+            school_id=school_id,
+            channel_id=channel_id,
+            user=user,
+            purpose=Delivery.Purpose.DIGEST,
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        Delivery.objects.filter(pk__in=[d.pk for d in items]).update(
+            status=Delivery.Status.DIGESTED, digest=digest
+        )
+        PersonPrefs.objects.filter(user=user).update(last_digest_on=now.date())
+        audit_record(
+            "alerts.digest.built",
+            obj=digest,
+            changes={"user": user.username, "items": len(items)},
+        )
+        _after_commit_deliver()
+    return True
+
+
+# --------------------------------------------------------------------------- channel tests
+
+
+def channel_send_test(
+    *, channel: Channel, level: int = 1, now: dt.datetime | None = None
+) -> Delivery:
+    """A real delivery through the channel's transport, marked as a test."""
+    now = _now(now)
+    school = School.objects.filter(pk=channel.school_id).values_list("name", flat=True).first()
+    payload = {
+        "level": int(level),
+        "title": _("Test message from Yuqing"),
+        "summary": _("If you can read this, the channel %(name)s works.") % {"name": channel.name},
+        "url": settings.SITE_URL.rstrip("/") + reverse("alerts:channel_detail", args=[channel.pk]),
+        "lines": [_("Sent at %(time)s") % {"time": timezone.localtime(now).strftime("%H:%M:%S")}],
+        "school": school or "",
+        "event": "",
+        "created_at": now.isoformat(),
+        "id": f"test-{channel.pk}-{int(now.timestamp())}",
+        "test": True,
+        "timezone": settings.TIME_ZONE,
+    }
+    with transaction.atomic():
+        delivery = Delivery.objects.create(
+            school_id=channel.school_id,
+            channel=channel,
+            purpose=Delivery.Purpose.TEST,
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        audit_record("alerts.channel.test_sent", obj=channel, changes={"delivery": delivery.pk})
+        _after_commit_deliver()
+    return delivery
+
+
+def preview_for(channel_kind: str, alert_level: int) -> Any:
+    """A sample message of ``alert_level`` as ``channel_kind`` would send it."""
+    from yuqing.alerts.transports import preview
+
+    payload = {
+        "level": alert_level,
+        "title": _("Sample: parents complain about the canteen on a forum"),
+        "summary": str(LEVELS[alert_level].action),
+        "url": settings.SITE_URL.rstrip("/") + reverse("alerts:index"),
+        "lines": [
+            _("Mentions: %(n)s (negative %(neg)s), since %(first)s")
+            % {"n": 12, "neg": 9, "first": "05-20 21:40"}
+        ],
+        "school": "",
+        "event": "",
+        "created_at": timezone.now().isoformat(),
+        "id": "preview",
+        "test": False,
+        "timezone": settings.TIME_ZONE,
+    }
+    return preview(channel_kind, message_from_payload(payload))
+
+
+def notifications_mark_read(*, user: User, now: dt.datetime | None = None) -> int:
+    qs = Notification.objects.filter(user=user, read_at=None)
+    if not qs.exists():
+        return 0  # bureau people have none, and their scope may not write
+    return int(qs.update(read_at=_now(now)))

@@ -336,3 +336,169 @@ class EventIndexState(SchoolOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["school"], name="eventindex_one_per_school")]
+
+
+class ClassifierVersion(SchoolOwned):
+    """One retraining of a school's own classifier from its label corrections.
+
+    The weights are stored as the *difference* from the shipped models (only the n-gram columns
+    the corrections touch change), in the database rather than the data dir: every worker
+    machine of a Redis deployment reads the same row, and a version is a few kilobytes. The
+    shipped models' fingerprint is kept with it; a version made for other shipped models is not
+    applied (the office retrains).
+    """
+
+    number = models.PositiveIntegerField(_("version"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    is_active = models.BooleanField(_("in use"), default=False)
+    n_corrections = models.PositiveIntegerField(_("corrections"), default=0)
+    n_train = models.PositiveIntegerField(_("trained on"), default=0)
+    n_heldout = models.PositiveIntegerField(_("held out"), default=0)
+    accuracy_before = models.FloatField(_("accuracy before"), null=True, blank=True)
+    accuracy_after = models.FloatField(_("accuracy after"), null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    base_fingerprint = models.CharField(max_length=64)
+    weights = models.BinaryField()
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "number"], name="classifierversion_unique_number"
+            ),
+            # One model in use per school, held by the database, not by care in the code.
+            models.UniqueConstraint(
+                fields=["school"],
+                condition=models.Q(is_active=True),
+                name="classifierversion_one_active",
+            ),
+        ]
+        verbose_name = _("classifier version")
+        verbose_name_plural = _("classifier versions")
+
+    def __str__(self) -> str:
+        return f"v{self.number}"
+
+
+# -- set-up: imports, push tokens, evidence (yuqing/monitor/setup_services.py writes these) ----
+
+
+class ImportJob(SchoolOwned):
+    """One uploaded CSV / XLSX file, its column mapping, and the progress of its import.
+
+    The file is kept under MEDIA_ROOT with its SHA-256, so a job can be re-run (after a worker
+    died) and the same file imported again adds nothing twice: items are deduplicated by URL
+    and content on the way in.
+    """
+
+    class Status(models.TextChoices):
+        MAPPING = "mapping", _("Waiting for the column mapping")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="import_jobs")
+    file = models.FileField(upload_to="imports/", max_length=300)
+    original_name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.PositiveBigIntegerField(default=0)
+    headers = models.JSONField(default=list, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.MAPPING
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    items_new = models.PositiveIntegerField(default=0)
+    items_duplicate = models.PositiveIntegerField(default=0)
+    items_unmatched = models.PositiveIntegerField(default=0)
+    row_errors = models.JSONField(default=list, blank=True)  # [{"row": n, "message": "..."}]
+    error_count = models.PositiveIntegerField(default=0)
+    failure = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, int(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.RUNNING}
+
+
+@audited(exclude=("last_used_at",), mask=("token_hash",))
+class ApiToken(SchoolOwned):
+    """A credential for the JSON API. Only its SHA-256 is stored; the token is shown once.
+
+    Tokens are long random strings, so a fast hash is enough (nothing to brute-force), and it
+    lets a request find its token by an indexed lookup.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12)  # the first characters, to tell tokens apart
+    token_hash = models.CharField(max_length=64, unique=True)
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="api_tokens", verbose_name=_("source")
+    )
+    can_push = models.BooleanField(_("may push mentions"), default=True)
+    can_read = models.BooleanField(_("may read mentions and events"), default=False)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "name"], name="apitoken_unique_name")
+        ]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@audited()
+class Evidence(SchoolOwned):
+    """A screenshot or file kept with a mention, with the SHA-256 it had when it arrived."""
+
+    mention = models.ForeignKey(Mention, on_delete=models.PROTECT, related_name="evidence")
+    file = models.FileField(upload_to="evidence/", max_length=300)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField("SHA-256", max_length=64)
+    uploaded_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+
+    def __str__(self) -> str:
+        return self.original_name

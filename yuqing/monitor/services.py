@@ -64,11 +64,12 @@ def _url_hash(url: str) -> str:
 # -- the school's compiled schemes ------------------------------------------------------------
 
 _engine_lock = threading.Lock()
-_engines: dict[int, tuple[tuple[Any, ...], Any, list[dict[str, Any]]]] = {}
+_engines: dict[int, tuple[tuple[Any, ...], Any, list[Any]]] = {}
 
 
-def school_engine(school_id: int) -> tuple[Any, list[dict[str, Any]]]:
-    """The matcher for a school's active schemes, compiled once and reused until they change."""
+def school_engine(school_id: int) -> tuple[Any, list[Any]]:
+    """The matcher and engine schemes of a school's active schemes, compiled once and reused
+    until they change."""
     from yuqing.text.matcher import Matcher
     from yuqing.text.scheme import Scheme as EngineScheme
 
@@ -78,17 +79,11 @@ def school_engine(school_id: int) -> tuple[Any, list[dict[str, Any]]]:
         cached = _engines.get(school_id)
         if cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
-    dicts = [s.as_engine_dict() for s in schemes]
-    matcher = Matcher([EngineScheme.from_dict(d) for d in dicts])
+    engine_schemes = [EngineScheme.from_dict(s.as_engine_dict()) for s in schemes]
+    matcher = Matcher(engine_schemes)
     with _engine_lock:
-        _engines[school_id] = (stamp, matcher, dicts)
-    return matcher, dicts
-
-
-def _classifier() -> Any:
-    from yuqing.text.classify import Classifier
-
-    return Classifier.default()
+        _engines[school_id] = (stamp, matcher, engine_schemes)
+    return matcher, engine_schemes
 
 
 # -- ingestion -------------------------------------------------------------------------------
@@ -186,7 +181,7 @@ def _store(
     source: Source,
     fresh: Sequence[Any],
     state_row: EventIndexState,
-    schemes: list[dict[str, Any]],
+    schemes: list[Any],
     result: IngestResult,
 ) -> None:
     from yuqing.text.events import EventClusterer
@@ -205,9 +200,14 @@ def _store(
         )
         for p, _m in fresh
     ]
+    from yuqing.monitor.corrections import classifier_for_school
+    from yuqing.text.pipeline import label_batch
+
     primaries = [primary_match(m) for _p, m in fresh]
-    classifier = _classifier()
-    labels = list(classifier.label_many(posts, primaries))
+    # The school's own retrained model when it has one; each post judged against the scheme
+    # it matched, so that relevance (same-named schools, streets) is decided, not assumed.
+    classifier = classifier_for_school(source.school_id)
+    labels = label_batch(classifier, posts, primaries, schemes)
 
     clusterer = (
         EventClusterer.from_state(state_row.state) if state_row.state else clusterer_for(schemes)

@@ -9,7 +9,7 @@ import time
 from django.conf import settings
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from yuqing.core.tenancy import all_schools
 from yuqing.monitor.models import FetchLog
@@ -48,3 +48,20 @@ def purge_fetch_logs() -> int:
     with all_schools():
         deleted, _ = FetchLog.objects.filter(started_at__lt=cutoff).delete()
     return deleted
+
+
+@db_task(retries=1, retry_delay=60)
+def retrain_school_classifier(school_id: int, user_id: int | None = None) -> int:
+    """Retrain a school's own classifier from its corrections; returns the new version's id.
+
+    Two retrains of one school at once are safe: version numbers are taken under a row lock
+    and the database allows one active version per school.
+    """
+    from yuqing.accounts.models import User
+    from yuqing.core.tenancy import school_scope
+    from yuqing.monitor.corrections import classifier_retrain
+
+    with all_schools():
+        user = User.objects.filter(pk=user_id).first() if user_id else None
+    with school_scope(school_id):
+        return classifier_retrain(school_id=school_id, user=user).pk

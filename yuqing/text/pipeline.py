@@ -278,3 +278,7 @@ def analyse(
                 matches=matches,
                 labels=lab,
             )
+
+
+# The web app's ingestion labels its own batches (it stores mentions, not Results).
+label_batch = _label_batch

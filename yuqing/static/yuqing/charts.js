@@ -1,7 +1,7 @@
 /* Yuqing 舆情 — charts drawn with the vendored Apache ECharts.
  *
  * Markup (see templates/partials/chart.html):
- *   <div class="chart" data-chart="line" data-chart-source="ID"></div>
+ *   <div class="chart" data-chart="line|bar" data-chart-source="ID"></div>
  *   {{ data|json_script:"ID" }}
  * The data island is JSON, not script, so the Content-Security-Policy holds. Its fields:
  *   labels   x-axis labels            titles    tooltip headings (one per label)
@@ -120,6 +120,27 @@
               { offset: 1, color: hexToRgba(color, 0.02) }
             ])
           },
+          emphasis: { focus: "series" }
+        };
+      });
+      return option;
+    },
+    // Counts per period (an event's volume): bars side by side, series in palette order.
+    bar: function (data) {
+      var option = baseOption(data);
+      option.xAxis.boundaryGap = true;
+      option.tooltip.axisPointer = { type: "shadow" };
+      option.legend = { top: 0, right: 8, icon: "roundRect", itemWidth: 10, itemHeight: 10,
+        textStyle: { color: cssVar("--muted", "#5d6877") } };
+      option.grid.top = 32;
+      option.series = (data.series || []).map(function (s, i) {
+        return {
+          name: s.name,
+          type: "bar",
+          data: s.data,
+          barMaxWidth: 22,
+          barGap: "10%",
+          itemStyle: { borderRadius: [3, 3, 0, 0], color: i === 1 ? palette()[3] : palette()[0] },
           emphasis: { focus: "series" }
         };
       });

@@ -29,10 +29,16 @@ PUBLIC_VIEWS = {
     "accounts:logout",  # POST only; signing out needs no permission
     "core:healthz",  # process supervisors probe it; says only "ok"
     "set_language",  # Django's language switch (stores a cookie, nothing else)
+    "api:v1:openapi-json",  # the API's description for client generators; holds no data
+    "api:v1:api-root",  # django-ninja's URL anchor; always answers 404
 }
 
+# Token-authenticated API endpoints: a session is no credential there, so every person, signed
+# in or not, gets 401 without a token (tests/api/ checks what a token may do).
+TOKEN_VIEWS = {"api:v1:mentions", "api:v1:events"}
+
 # Views that may accept a POST without a CSRF token (token-authenticated API endpoints).
-CSRF_EXEMPT_ALLOWED: set[str] = set()
+CSRF_EXEMPT_ALLOWED: set[str] = set(TOKEN_VIEWS)
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,9 @@ def _is_login_redirect(response: Any) -> bool:
 
 def test_it_declares_access_on_every_view() -> None:
     undeclared = [
-        r.name for r in all_routes() if capability_of(r) is None and r.name not in PUBLIC_VIEWS
+        r.name
+        for r in all_routes()
+        if capability_of(r) is None and r.name not in PUBLIC_VIEWS | TOKEN_VIEWS
     ]
     assert undeclared == [], (
         f"views with neither required_capability nor a PUBLIC_VIEWS entry: {undeclared}"
@@ -183,6 +191,7 @@ def test_it_declares_access_on_every_view() -> None:
 def test_it_keeps_the_public_list_honest() -> None:
     names = {r.name for r in all_routes()}
     assert names >= PUBLIC_VIEWS, f"stale PUBLIC_VIEWS entries: {PUBLIC_VIEWS - names}"
+    assert names >= TOKEN_VIEWS, f"stale TOKEN_VIEWS entries: {TOKEN_VIEWS - names}"
     protected_but_listed = [
         r.name for r in all_routes() if r.name in PUBLIC_VIEWS and capability_of(r)
     ]
@@ -220,7 +229,10 @@ def test_it_allows_and_denies_every_view_for_every_person(cast: Cast) -> None:
             response = client.get(url)
             status = response.status_code
             capability = capability_of(route)
-            if capability is None:  # public
+            if route.name in TOKEN_VIEWS:
+                ok = status == 401
+                want = "401 (no token)"
+            elif capability is None:  # public
                 ok = status < 500
                 want = "any non-error"
             elif user is None:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("security/", include("yuqing.security.urls")),
     path("duty/", include("yuqing.duty.urls")),
     path("reports/", include("yuqing.reports.urls")),
+    path("api/", include("yuqing.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -65,3 +65,8 @@ def retrain_school_classifier(school_id: int, user_id: int | None = None) -> int
         user = User.objects.filter(pk=user_id).first() if user_id else None
     with school_scope(school_id):
         return classifier_retrain(school_id=school_id, user=user).pk
+
+
+# Huey discovers only modules named `tasks`: the import job of the set-up pages lives beside
+# its services and is registered from here.
+from yuqing.monitor import tasks_setup  # noqa: E402, F401

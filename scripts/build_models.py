@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -386,6 +387,83 @@ def main() -> None:
         f"  osm eval macro-F1 {metrics['osm_eval_negative_macro_f1']}, "
         f"own holdout {metrics['own_holdout_negative_macro_f1']}"
     )
+    # -- short-text (Weibo comment) model and its blend with the school-post model ----------
+    # NB-LR over binary char 1-4-grams, trained on osm's train split plus the project's own
+    # posts. The blend weights (log-odds of both models) are fitted on rows neither model saw:
+    # a 20 % slice of osm train and the held-out templates. The osm eval split is not used.
+    short_spec = FeatureSpec(n_features=2**20, ngram_min=1, ngram_max=4, binary=True)
+    osm_idx = np.random.RandomState(SEED % 2**31).permutation(len(osm_x))
+    cut = int(0.8 * len(osm_x))
+    o_tr, o_ho = osm_idx[:cut], osm_idx[cut:]
+
+    def short_data(
+        idx: np.ndarray, own_part: list[dict[str, Any]]
+    ) -> tuple[list[str], list[str], list[float]]:
+        X = [osm_x[i] for i in idx] + [full_text(q) for q in own_part]
+        y = ["neg" if osm_y[i] > 0 else "not" for i in idx] + [
+            "neg" if q["sentiment"] == "negative" else "not" for q in own_part
+        ]
+        return X, y, [1.0] * len(idx) + [2.0] * len(own_part)
+
+    def fit_short(X: list[str], y: list[str], w: list[float]) -> TextModel:
+        return train(
+            X,
+            y,
+            classes=("not", "neg"),
+            sample_weight=w,
+            spec=short_spec,
+            C=0.3,
+            class_weight=None,
+            nb=True,
+            max_nonzero=250_000,
+            meta={"task": "negative-vs-not, short texts"},
+        )
+
+    X, y, w = short_data(o_tr, own_tr)
+    log(f"short-text model (holdout run): {len(X)} rows")
+    s_ho = fit_short(X, y, w)
+    # The school-post model again, without the held-out osm rows (neg_data puts osm first).
+    X, y, w = neg_data(own_tr)
+    keep = np.ones(len(X), dtype=bool)
+    keep[o_ho] = False
+    m_ho = train(
+        [t for t, k in zip(X, keep, strict=True) if k],
+        [v for v, k in zip(y, keep, strict=True) if k],
+        classes=("not", "neg"),
+        sample_weight=[v for v, k in zip(w, keep, strict=True) if k],
+        spec=spec,
+        C=8.0,
+    )
+    ho_texts = [osm_x[i] for i in o_ho] + [full_text(q) for q in own_ho]
+    ho_y = np.array([osm_y[i] > 0 for i in o_ho] + [q["sentiment"] == "negative" for q in own_ho])
+    ho_w = np.array([1.0] * len(o_ho) + [10.0] * len(own_ho))
+    Z = np.column_stack(
+        [
+            m_ho.decision(m_ho.featurize(ho_texts))[:, 0],
+            s_ho.decision(s_ho.featurize(ho_texts))[:, 0],
+        ]
+    )
+    stack = LogisticRegression(C=1.0).fit(Z, ho_y, sample_weight=ho_w)
+    blend = [float(stack.coef_[0][0]), float(stack.coef_[0][1]), float(stack.intercept_[0])]
+    log(f"  blend (school, short, bias) = {[round(b, 3) for b in blend]}")
+    zb = Z @ np.array(blend[:2]) + blend[2]
+    n_o = len(o_ho)
+    metrics["osm_train_holdout_macro_f1_blend"] = round(
+        float(f1_score(ho_y[:n_o], zb[:n_o] > 0, average="macro")), 4
+    )
+    metrics["osm_train_holdout_macro_f1_short_alone"] = round(
+        float(f1_score(ho_y[:n_o], Z[:n_o, 1] > 0, average="macro")), 4
+    )
+    log(f"  osm train-holdout macro-F1: blend {metrics['osm_train_holdout_macro_f1_blend']}")
+    X, y, w = short_data(np.arange(len(osm_x)), own)
+    counts["short"] = dict(Counter(y))
+    short_model = fit_short(X, y, w)
+    short_model.meta["blend"] = blend
+    p_short = short_model.predict_proba(osm_ex)[:, 1]
+    metrics["osm_eval_negative_macro_f1_short_model_alone"] = round(
+        float(f1_score(osm_ey > 0, p_short >= 0.5, average="macro")), 4
+    )
+
     X, y, w = neg_data(own)
     counts["negative"] = dict(Counter(y))
     neg_model = train(
@@ -500,6 +578,7 @@ def main() -> None:
         "negative": neg_model,
         "positive": pos_model,
         "topic": topic_model,
+        "short": short_model,
     }
     sizes = {}
     for name, model in models.items():
@@ -510,6 +589,14 @@ def main() -> None:
             f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1024:.0f} KiB, "
             f"{model.weights.nnz} weights)"
         )
+    # Measuring only (no choice above depends on it): the figure the benchmark reports.
+    shipped = Classifier(models)
+    metrics["osm_eval_negative_proba_macro_f1"] = round(
+        float(f1_score(osm_ey > 0, shipped.negative_proba(osm_ex) >= 0.5, average="macro")), 4
+    )
+    log(
+        f"osm eval macro-F1 of Classifier.negative_proba: {metrics['osm_eval_negative_proba_macro_f1']}"
+    )
     write_provenance(own, counts, metrics, sizes)
     log("done")
 
@@ -537,7 +624,8 @@ def write_provenance(
         f"Built {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} by "
         "`scripts/build_models.py` (deterministic seed "
         f"{SEED}). Files are NumPy `.npz` (no pickle): float32 sparse weights over hashed "
-        "character 1–3-grams plus JSON metadata, loaded by `yuqing.text.models.TextModel.load`.",
+        "character n-grams plus JSON metadata, loaded by `yuqing.text.models.TextModel.load` "
+        "(`np.load(allow_pickle=False)`).",
         "",
         "## Data",
         "",
@@ -552,8 +640,23 @@ def write_provenance(
         "weight 0.5); up to 1,000 like/happiness rows as positive and 1,000 negative-emotion rows as not-positive.",
         "- `tnews_toutiao_titles`: 3,000 titles as not-positive for positive-vs-rest and as "
         "not-negative for the negative model (weight 0.3).",
-        "- Never used for training: `/work/shared/eval/*` (measured by "
-        "`scripts/measure_labels.py`).",
+        "- Short-text model `sentiment_short.npz`: NB-LR (naive-Bayes log-count ratios x "
+        "logistic regression, C=0.3) over binary hashed char 1–4-grams, trained on the whole "
+        "osm train split (11,045 rows, weight 1) plus the project's own posts (weight 2). "
+        "Its blend with the school-post model (weights in its metadata, `blend` = school, "
+        "short, bias in log-odds) was fitted on a held-out 20 % of osm **train** and the "
+        "held-out templates, with models trained without those rows. Used by "
+        "`Classifier.negative_proba` (Weibo-comment sentiment, the osm figure); the labels of "
+        "school posts use the school-post model alone, because the blend lowered dev-school "
+        "negative precision from 0.829 to 0.747 (measured once, not tuned further).",
+        "- Sets tried for the short-text model and left out: clue_emotion2020_weibo and "
+        "covid19_weibo_emotion (mixed in at weight 0.2–0.5, or as a stacked second model: "
+        "no gain on the osm train hold-out; a model trained on them alone scores ≈0.52, like "
+        "SnowNLP, because osm's 'weak negative' is about the events, not emotion words). "
+        "rjieba word 1–2-grams added nothing over char 1–4-grams (±0.005) and cost ≈50 µs "
+        "per 300-char post, so they are not used.",
+        "- Never used for training or tuning: `/work/shared/eval/*` and the osm eval split "
+        "(measured by `scripts/measure_labels.py`).",
         "",
         "Dev-school and osm numbers of the whole classifier: run "
         "`.venv/bin/python scripts/measure_labels.py`.",
@@ -568,8 +671,18 @@ def write_provenance(
         lines.append(f"- {k}: {v}")
     lines += [
         "",
-        "(own_holdout_* hold out 25 whole templates; the shipped models are then retrained "
-        "on all rows.)",
+        "(own_holdout_* hold out 25 whole templates; osm_train_holdout_* a 20 % slice of osm "
+        "train; the shipped models are then retrained on all rows. osm_eval_* are measured "
+        "on the osm eval split after all choices were made.)",
+        "",
+        "## Whole classifier, measured by scripts/measure_labels.py (2026-11-25)",
+        "",
+        "- dev-school: relevance F1 0.937; negative P 0.829 / R 0.907; topic macro-F1 0.830; "
+        "alert (risk ≥ 2) P 0.857 / R 0.941 (unchanged by this build).",
+        "- osm eval: `negative_proba` ≥ 0.5 macro-F1 0.803 (was 0.766 with the school-post "
+        "model); SnowNLP ≈ 0.52; a plain char n-gram LR ≈ 0.80. Target 0.83 not reached: "
+        "every linear bag-of-n-grams variant tried stayed at 0.79–0.81 on the osm train "
+        "hold-out.",
         "",
         "## Files",
         "",

@@ -5,8 +5,6 @@ The posts are written for these tests; none comes from an evaluation set.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from yuqing.text.classify import Classifier, SchemeWords, simple_match
@@ -250,12 +248,29 @@ def test_school_correction_changes_the_label(clf: Classifier) -> None:
     assert lab(school, text).sentiment == target
 
 
-def test_batch_speed(clf: Classifier) -> None:
-    body = ("白鹭一中高二年级本周开展研学活动，学生们参观了博物馆和科技馆。" * 12)[:300]
-    posts = [Post(id=str(i), text=body + str(i)) for i in range(2000)]
-    clf.label_many(posts[:10], None, SCHEME)  # load models first
-    t = time.perf_counter()
-    out = clf.label_many(posts, None, SCHEME)
-    dt = time.perf_counter() - t
-    assert len(out) == 2000
-    assert dt < 4.0  # ~0.5 s on one free core; generous because CPUs are shared
+def test_big_batch_matches_single_labels(clf: Classifier) -> None:
+    # Speed lives in scripts/bench_labels.py; here only that batching changes nothing.
+    texts = [
+        "白鹭一中食堂的饭菜又贵又难吃，米饭夹生，孩子吃不饱",
+        "白鹭一中合唱团获得全省一等奖，孩子们太棒了👏",
+        "白鹭一中路今天封路施工",
+        "网传白鹭一中出现传染病，经核实该信息不实",
+        FILLER * 3 + "另据了解，白鹭一中一名学生在体育课上摔成骨折。" + FILLER,
+    ]
+    posts = [
+        Post(id=str(i), text=t, title="白鹭一中" if i % 5 == 1 else "")
+        for i, t in enumerate(texts * 40)
+    ]
+    many = clf.label_many(posts, None, SCHEME)
+    for p, got in zip(posts[:5], many[:5], strict=True):
+        want = clf.label(p, None, SCHEME)
+        assert got == want
+    assert many[5:10] == many[:5]
+
+
+def test_negative_proba(clf: Classifier) -> None:
+    p = clf.negative_proba(["太恶心了，这种学校必须严查！", "祝贺孩子们，太棒了", ""])
+    assert p.shape == (3,)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert p[0] > 0.5 > p[1]
+    assert clf.negative_proba([]).shape == (0,)

@@ -55,3 +55,18 @@ def test_custom_lexicon() -> None:
     (f,) = lex.find("校车坏了")
     assert (f.start, f.end, f.entry.level) == (0, 2, 3)
     assert lex.find("") == []
+
+
+def test_find_batch_agrees_with_find() -> None:
+    lex = default_lexicon()
+    texts = ["昨天多名学生集体食物中毒，送医院了", "", "不好吃，结核"]
+    hits = lex.find_batch(texts)
+    got = sorted(
+        (int(d), lex.flat_entries[e][0], repr(lex.flat_entries[e][1]), int(s), int(t))
+        for d, e, s, t in zip(hits.doc, hits.entry, hits.start, hits.end, strict=True)
+    )
+    want = sorted(
+        (d, f.term, repr(f.entry), f.start, f.end) for d, t in enumerate(texts) for f in lex.find(t)
+    )
+    assert got == want
+    assert len(lex.find_batch([]).doc) == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from yuqing.text.models import FeatureSpec, TextModel, adapt, train
+from yuqing.text.models import FeatureSpec, TextModel, adapt, featurizer, train, transform_many
 
 SPEC = FeatureSpec(n_features=2**16)
 POS = ["食堂饭菜很好吃", "老师讲课认真负责", "宿舍干净整洁", "活动办得很精彩", "校园环境优美"]
@@ -107,3 +107,31 @@ def test_retrain_with_corrections_changes_predictions() -> None:
     )
     assert m2.predict_proba([post])[0, 1] > m.predict_proba([post])[0, 1]
     assert m2.predict([post]) == ["bad"]
+
+
+def test_binary_spec_and_nb_weights() -> None:
+    spec = FeatureSpec(n_features=2**16, ngram_min=1, ngram_max=4, binary=True)
+    X = featurizer(spec).transform(["好好好", ""])
+    assert set(X.data.tolist()) == {1.0} and X[1].nnz == 0
+    m = train(
+        POS * 3 + NEG * 3,
+        ["good"] * 15 + ["bad"] * 15,
+        classes=("good", "bad"),
+        spec=spec,
+        C=1.0,
+        nb=True,
+    )
+    assert m.predict(["饭菜难吃又贵", "环境优美干净"]) == ["bad", "good"]
+    assert m.meta["nb"] is True
+
+
+def test_transform_many_equals_separate_transforms() -> None:
+    texts = ["食堂饭菜很好吃", "宿舍漏水没人管，太差了！", "a"]
+    specs = [SPEC, FeatureSpec(n_features=2**16, ngram_min=1, ngram_max=4, binary=True)]
+    mats = transform_many(texts, specs)
+    for s in specs:
+        want = featurizer(s).transform(texts)
+        assert (abs(mats[s] - want)).max() < 1e-6
+        # Rows are L2-normalised unless binary.
+    norms = np.sqrt(np.asarray(mats[SPEC].multiply(mats[SPEC]).sum(axis=1))).ravel()
+    assert np.allclose(norms, 1.0, atol=1e-5)

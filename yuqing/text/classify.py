@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .lexicons import Found, Lexicon, default_lexicon
-from .models import TextModel, featurizer, logit, sigmoid
-from .types import TOPICS, Hit, Labels, Post, Reason, SchemeMatch
+from .lexicons import KINDS, Lexicon, default_lexicon
+from .models import TextModel, logit, transform_many
+from .types import SENTIMENTS, TOPICS, Hit, Labels, Post, Reason, SchemeMatch
 
 MODEL_DIR = Path(__file__).with_name("model_files")
 MODEL_FILES = {
@@ -31,6 +31,7 @@ MODEL_FILES = {
     "negative": "sentiment_negative.npz",
     "positive": "sentiment_positive.npz",
     "topic": "topic.npz",
+    "short": "sentiment_short.npz",
 }
 
 # Placeholders the relevance context model sees instead of scheme words.
@@ -145,8 +146,16 @@ def simple_match(scheme: SchemeWords, title: str, text: str) -> SchemeMatch:
                 while i >= 0:
                     hits.append(Hit(w, kind, "exact", fld, i, i + len(w), w))  # type: ignore[arg-type]
                     i = body.find(w, i + 1)
-    subj = [h for h in hits if h.kind == "subject" and not _covered(h, hits)]
+    subj = _uncovered_subjects(hits)
     return SchemeMatch(scheme.name, bool(subj), tuple(hits))
+
+
+def _uncovered_subjects(hits: Sequence[Hit]) -> list[Hit]:
+    """Subject hits not lying inside an exclude hit (not "滨江一中" inside "滨江一中路")."""
+    excl = [e for e in hits if e.kind == "exclude"]
+    if not excl:
+        return [h for h in hits if h.kind == "subject"]
+    return [h for h in hits if h.kind == "subject" and not _covered(h, excl)]
 
 
 def _covered(h: Hit, hits: Iterable[Hit]) -> bool:
@@ -162,8 +171,6 @@ class _View:
     """Per-post intermediate results."""
 
     full: str
-    title_found: list[Found]
-    text_found: list[Found]
     context: str
     rel_feats: list[float]
     rel_reasons: list[Reason]
@@ -186,6 +193,7 @@ class Classifier:
         self._models: dict[str, TextModel] = dict(models or {})
         self._model_dir = Path(model_dir)
         self.lexicon = lexicon or default_lexicon()
+        self._authority_cache: dict[tuple[str, str, str], float] = {}
 
     _default: Classifier | None = None
 
@@ -220,82 +228,225 @@ class Classifier:
         for relevance; without it the post is taken as relevant when ``match.matched``."""
         return self.label_many([post], [match], scheme)[0]
 
+    def negative_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """P(negative) of plain short texts (Weibo comments, no scheme), 0.5 = even odds.
+
+        Models and lexicon evidence as in the sentiment label, but the model log-odds are
+        the blend of the school-post model with the short-text (Weibo comment) model. The
+        labels of school posts use the school-post model alone: with the blend, school
+        posts were called negative too readily (see model_files/PROVENANCE.md)."""
+        if len(texts) == 0:
+            return np.zeros(0)
+        posts = [Post(id=str(i), text=t, source_type="weibo") for i, t in enumerate(texts)]
+        return self._score(posts, [None] * len(posts), None, blend=True).p_neg
+
     def label_many(
         self,
         posts: Sequence[Post],
         matches: Sequence[SchemeMatch | None] | None = None,
         scheme: Any = None,
     ) -> list[Labels]:
-        """Labels for a batch; all models run once over the whole batch."""
+        """Labels for a batch: models, lexicon evidence and the combination run once over the
+        whole batch as array operations; only the Labels objects are built per post."""
         if not posts:
             return []
         sw = SchemeWords.coerce(scheme) if scheme is not None else None
         ms: list[SchemeMatch | None] = list(matches) if matches is not None else [None] * len(posts)
         if len(ms) != len(posts):
             raise ValueError("posts and matches differ in length")
-        views = [self._view(p, m, sw) for p, m in zip(posts, ms, strict=True)]
+        sc = self._score(posts, ms, sw)
+        return [self._labels(i, sc) for i in range(len(posts))]
 
+    # -- batch scoring -------------------------------------------------------------------
+    def _model_scores(
+        self, texts: list[str], blend: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P(negative), P(positive) and topic scores from the text models, one hashing pass."""
         neg_m, pos_m, top_m = self.model("negative"), self.model("positive"), self.model("topic")
-        X = featurizer(neg_m.spec).transform([v.full for v in views])
-        p_neg = neg_m.proba_from_matrix(X)[:, 1]
-        X_pos = X if pos_m.spec == neg_m.spec else pos_m.featurize([v.full for v in views])
-        p_pos = pos_m.proba_from_matrix(X_pos)[:, 1]
-        X_top = X if top_m.spec == neg_m.spec else top_m.featurize([v.full for v in views])
-        z_topic = top_m.decision(X_top)
+        short_m = self._short_model() if blend else None
+        specs = [neg_m.spec, pos_m.spec, top_m.spec] + ([short_m.spec] if short_m else [])
+        mats = transform_many(texts, specs)
+        z_neg = neg_m.decision(neg_m.with_extra(mats[neg_m.spec], None))[:, 0]
+        if short_m is not None:
+            # The short-text (Weibo comment) model and the school-post model, blended in
+            # log-odds with weights fitted on held-out training rows (see build_models.py).
+            a, b, c = short_m.meta.get("blend", (0.5, 0.5, 0.0))
+            z_short = short_m.decision(mats[short_m.spec])[:, 0]
+            z_neg = a * z_neg + b * z_short + c
+        p_neg = 1.0 / (1.0 + np.exp(-np.clip(z_neg, -40, 40)))
+        p_pos = pos_m.proba_from_matrix(mats[pos_m.spec])[:, 1]
+        z_topic = top_m.decision(mats[top_m.spec])
         if top_m.weights.shape[1] == 1:  # a binary topic model (unusual): expand to two columns
-            z_topic = np.column_stack([np.zeros(len(views)), z_topic])
+            z_topic = np.column_stack([np.zeros(len(texts)), z_topic])
+        return p_neg, p_pos, z_topic
 
+    def _short_model(self) -> TextModel | None:
+        try:
+            return self.model("short")
+        except FileNotFoundError:
+            return None  # a model directory from before the short-text model existed
+
+    def _score(
+        self,
+        posts: Sequence[Post],
+        ms: Sequence[SchemeMatch | None],
+        sw: SchemeWords | None,
+        blend: bool = False,
+    ) -> _Batch:
+        views = [self._view(p, m, sw) for p, m in zip(posts, ms, strict=True)]
+        p_neg_m, p_pos_m, z_topic = self._model_scores([v.full for v in views], blend)
         longs = [i for i, v in enumerate(views) if v.focus_spans]
         if longs:
             # Long texts: blend in the scores of the focus (title + text around mentions).
-            Xf = featurizer(neg_m.spec).transform([views[i].focus_text for i in longs])
-            pf_neg = neg_m.proba_from_matrix(Xf)[:, 1]
-            Xf_pos = (
-                Xf
-                if pos_m.spec == neg_m.spec
-                else pos_m.featurize([views[i].focus_text for i in longs])
-            )
-            pf_pos = pos_m.proba_from_matrix(Xf_pos)[:, 1]
-            for j, i in enumerate(longs):
-                p_neg[i] = 0.3 * p_neg[i] + 0.7 * pf_neg[j]
-                p_pos[i] = 0.3 * p_pos[i] + 0.7 * pf_pos[j]
-            if top_m.weights.shape[1] > 1:
-                Xf_top = (
-                    Xf
-                    if top_m.spec == neg_m.spec
-                    else top_m.featurize([views[i].focus_text for i in longs])
-                )
-                zf = top_m.decision(Xf_top)
-                for j, i in enumerate(longs):
-                    z_topic[i] = 0.4 * z_topic[i] + 0.6 * zf[j]
-
+            pf_neg, pf_pos, zf = self._model_scores([views[i].focus_text for i in longs], blend)
+            li = np.array(longs)
+            p_neg_m[li] = 0.3 * p_neg_m[li] + 0.7 * pf_neg
+            p_pos_m[li] = 0.3 * p_pos_m[li] + 0.7 * pf_pos
+            if z_topic.shape[1] > 1:
+                z_topic[li] = 0.4 * z_topic[li] + 0.6 * zf
+        top_m = self.model("topic")
         if sw is not None:
             rel_m = self.model("relevance")
             extra = np.array([v.rel_feats for v in views], dtype=np.float32)
             p_rel = rel_m.predict_proba([v.context for v in views], extra)[:, 1]
+            no_ref = np.array([not v.has_reference for v in views])
+            p_rel = np.where(no_ref, np.minimum(p_rel, 0.02), p_rel)  # school never named
         else:
             p_rel = np.array([1.0 if (m is not None and m.matched) else 0.0 for m in ms])
+        ev = self._evidence(posts, views, tuple(top_m.classes))
+        return _combine_batch(posts, views, p_rel, p_neg_m, p_pos_m, z_topic, top_m.classes, ev)
 
-        out: list[Labels] = []
-        for i, (post, view) in enumerate(zip(posts, views, strict=True)):
-            rel = float(p_rel[i])
-            if sw is not None and not view.has_reference:
-                rel = min(rel, 0.02)  # the school is not named at all: never relevant
-            out.append(
-                self._combine(
-                    post, view, rel, float(p_neg[i]), float(p_pos[i]), z_topic[i], top_m.classes
-                )
-            )
-        return out
+    def _evidence(
+        self, posts: Sequence[Post], views: list[_View], topic_classes: tuple[str, ...]
+    ) -> _Evidence:
+        """Lexicon evidence of the whole batch, summed per post with NumPy."""
+        lex = self.lexicon
+        n = len(posts)
+        texts = [p.text or "" for p in posts]
+        titles = [p.title or "" for p in posts]
+        ht, hd = lex.find_batch(texts), lex.find_batch(titles)
+        doc = np.concatenate([ht.doc, hd.doc])
+        ent = np.concatenate([ht.entry, hd.entry])
+        start = np.concatenate([ht.start, hd.start])
+        end = np.concatenate([ht.end, hd.end])
+        in_text = np.concatenate([np.ones(len(ht.doc), bool), np.zeros(len(hd.doc), bool)])
+        kind = lex.e_kind[ent]
+        # Long texts: evidence words far from every mention belong to the rest of the article.
+        for i, v in enumerate(views):
+            if v.focus_spans:
+                sel = np.flatnonzero((doc == i) & in_text & np.isin(kind, _FOCUSED_CODES))
+                if len(sel):
+                    inside = np.zeros(len(sel), bool)
+                    for a, b in v.focus_spans:
+                        inside |= (start[sel] >= a) & (end[sel] <= b)
+                    drop = sel[~inside]
+                    keep = np.ones(len(doc), bool)
+                    keep[drop] = False
+                    doc, ent, start, end, in_text, kind = (
+                        doc[keep],
+                        ent[keep],
+                        start[keep],
+                        end[keep],
+                        in_text[keep],
+                        kind[keep],
+                    )
+        weight = lex.e_weight[ent]
+        level = lex.e_level[ent]
+        topic = lex.e_topic[ent]
+        # Negation: a cue ending at most two characters before a term ("没有人受伤"); a
+        # rhetorical "不就是…" / "不也是…" asserts, so those cues do not count.
+        field_key = (doc * 2 + in_text) << 24
+        is_negation = np.flatnonzero(kind == _K["negation"])
+        neg_keys = [
+            int(field_key[j] + end[j])
+            for j in is_negation
+            if (texts if in_text[j] else titles)[doc[j]][end[j] : end[j] + 1] not in ("就", "也")
+        ]
+        negated = np.zeros(len(doc), bool)
+        if neg_keys:
+            nk = np.array(neg_keys, dtype=np.int64)
+            for back in (0, 1, 2):
+                negated |= np.isin(field_key + start - back, nk)
+        negated &= np.isin(kind, _NEGATABLE)
+        plain = ~negated
+        k_neg, k_pos = kind == _K["neg"], kind == _K["pos"]
+        k_risk, k_topic = kind == _K["risk"], kind == _K["topic"]
+
+        def per_post(mask: np.ndarray, w: np.ndarray | float = 1.0) -> np.ndarray:
+            ww = np.broadcast_to(np.asarray(w, dtype=np.float64), mask.shape)[mask]
+            return np.bincount(doc[mask], weights=ww, minlength=n)
+
+        neg_lex = per_post(k_neg & plain, weight) + per_post(k_pos & negated, 0.6 * weight)
+        pos_lex = per_post(k_pos & plain, weight)
+        sarcasm = per_post(kind == _K["sarcasm"], weight)
+        reassured = per_post(k_risk & negated & (level >= 3))
+        risk_rows = np.flatnonzero(k_risk & plain)
+        sev = np.zeros(n, dtype=np.int64)
+        np.maximum.at(sev, doc[risk_rows], level[risk_rows])
+        topic_lex = np.zeros((n, len(TOPICS)))
+        tr = np.flatnonzero(k_topic & plain & (topic >= 0))
+        np.add.at(topic_lex, (doc[tr], topic[tr]), weight[tr])
+        rr = risk_rows[topic[risk_rows] >= 0]
+        np.add.at(topic_lex, (doc[rr], topic[rr]), 0.3 * level[rr])
+        # Praise inside quotation marks (“优秀”) is said with raised eyebrows.
+        quoted = {
+            int(doc[j])
+            for j in np.flatnonzero(k_pos & plain & in_text)
+            if _in_quotes(texts[doc[j]], int(start[j]), int(end[j]))
+        }
+        for d in quoted:
+            sarcasm[d] += 1.0
+        cols = [TOPICS.index(c) if c in TOPICS else -1 for c in topic_classes]
+        topic_lex_cls = (
+            np.column_stack([topic_lex[:, c] if c >= 0 else np.zeros(n) for c in cols])
+            if cols
+            else np.zeros((n, 0))
+        )
+        # Rows that become reasons, most useful first: risk, then cues, then sentiment.
+        reason_rank = np.full(len(doc), 9, dtype=np.int64)
+        reason_rank[k_risk & plain & (level >= 2)] = 0
+        reason_rank[np.isin(kind, _CUE_REASONS)] = 1
+        reason_rank[kind == _K["sarcasm"]] = 1
+        reason_rank[(k_neg & plain) | (k_pos & plain) | (k_pos & negated)] = 2
+        sel = np.flatnonzero(reason_rank < 9)
+        order = sel[np.lexsort((start[sel], reason_rank[sel], doc[sel]))]
+        return _Evidence(
+            neg_lex=neg_lex,
+            pos_lex=pos_lex,
+            sarcasm=sarcasm,
+            reassured=reassured,
+            sev=sev,
+            topic_lex=topic_lex_cls,
+            denial=per_post(kind == _K["denial"], weight),
+            official=per_post(kind == _K["official"], weight),
+            concrete=per_post(kind == _K["concrete"], weight),
+            reach=per_post(kind == _K["reach"], weight),
+            authority=np.array(
+                [self._authority(p.source_type, p.source_name, p.author) for p in posts]
+            ),
+            r_doc=doc[order],
+            r_entry=ent[order],
+            r_start=start[order],
+            r_end=end[order],
+            r_text=in_text[order],
+            r_negated=negated[order],
+        )
+
+    def _authority(self, source_type: str, source_name: str, author: str) -> float:
+        key = (source_type, source_name, author)
+        a = self._authority_cache.get(key)
+        if a is None:
+            if len(self._authority_cache) > 10_000:
+                self._authority_cache.clear()
+            a = self._authority_cache[key] = self.lexicon.authority(*key)
+        return a
 
     # -- relevance view ------------------------------------------------------------------
     def _view(self, post: Post, match: SchemeMatch | None, sw: SchemeWords | None) -> _View:
         title, text = post.title or "", post.text or ""
         full = f"{title}。{text}" if title else text
-        title_found = self.lexicon.find(title) if title else []
-        text_found = self.lexicon.find(text)
         if sw is None:
-            return _View(full, title_found, text_found, "", [], [], True)
+            return _View(full, "", [], [], True)
         if match is None:
             match = simple_match(sw, title, text)
         else:
@@ -308,13 +459,13 @@ class Classifier:
             if add:
                 match = SchemeMatch(match.scheme, match.matched, match.hits + add)
         feats, context, reasons, has_ref = _relevance_features(post, match, sw)
-        view = _View(full, title_found, text_found, context, feats, reasons, has_ref)
+        view = _View(full, context, feats, reasons, has_ref)
         if len(text) > LONG_TEXT:
             spans = _merge(
                 [
                     (max(0, h.start - FOCUS_CHARS), min(len(text), h.end + FOCUS_CHARS))
-                    for h in match.hits
-                    if h.kind == "subject" and h.field == "text" and not _covered(h, match.hits)
+                    for h in _uncovered_subjects(match.hits)
+                    if h.field == "text"
                 ]
             )
             if spans:
@@ -322,195 +473,211 @@ class Classifier:
                 view.focus_text = "。".join([title, *(text[a:b] for a, b in spans)])
         return view
 
-    # -- combination ---------------------------------------------------------------------
-    def _combine(
-        self,
-        post: Post,
-        v: _View,
-        relevance: float,
-        p_neg_model: float,
-        p_pos_model: float,
-        z_topic: np.ndarray,
-        topic_classes: Sequence[str],
-    ) -> Labels:
-        reasons: list[Reason] = list(v.rel_reasons)
-        full_text, title_text = post.text or "", post.title or ""
-        # Lexicon evidence from title and text; title finds have no text offsets.
-        text_found = v.text_found
-        if v.focus_spans:
-            # Evidence words far from every mention belong to the rest of the article.
-            spans = v.focus_spans
-            text_found = [
-                f
-                for f in text_found
-                if f.entry.kind not in _FOCUSED_KINDS
-                or any(a <= f.start and f.end <= b for a, b in spans)
-            ]
-        found = [(f, True) for f in text_found] + [(f, False) for f in v.title_found]
-        # End offsets of negation cues per field; a rhetorical "不就是…" / "不也是…" asserts.
-        neg_ends: dict[bool, set[int]] = {True: set(), False: set()}
-        for f, in_text in found:
-            if f.entry.kind == "negation":
-                body = full_text if in_text else title_text
-                if body[f.end : f.end + 1] not in ("就", "也"):
-                    neg_ends[in_text].add(f.end)
-
-        def negated(f: Found, in_text: bool) -> bool:
-            # A negation cue ending at most two characters before the term ("没有人受伤").
-            ends = neg_ends[in_text]
-            return bool(ends) and (f.start in ends or f.start - 1 in ends or f.start - 2 in ends)
-
-        def reason(label: str, f: Found, in_text: bool, w: float) -> Reason:
-            if in_text:
-                return Reason(label, f.term, round(w, 3), f.start, f.end)
-            return Reason(label, f"标题:{f.term}", round(w, 3))
-
-        authority = self.lexicon.authority(post.source_type, post.source_name, post.author)
-        kinds: dict[str, float] = {}
-        sev, sev_topic = 0, ""
-        neg_lex = pos_lex = sarcasm = 0.0
-        topic_lex = dict.fromkeys(topic_classes, 0.0)
-        quoted_praise = False
-        reassured = 0.0
-        for f, in_text in found:
-            k = f.entry.kind
-            if k in ("neg", "pos", "risk", "topic") and negated(f, in_text):
-                if k == "pos":  # "不好吃", "并不满意": negated praise is a complaint
-                    neg_lex += 0.6 * f.entry.weight
-                    reasons.append(reason("sentiment", f, in_text, -0.6 * f.entry.weight))
-                elif k == "risk" and f.entry.level >= 3:  # "没有人受伤": reassurance
-                    reassured += 1.0
-                continue
-            if k == "neg":
-                neg_lex += f.entry.weight
-                reasons.append(reason("sentiment", f, in_text, f.entry.weight))
-            elif k == "pos":
-                pos_lex += f.entry.weight
-                if in_text and _in_quotes(full_text, f.start, f.end):
-                    quoted_praise = True
-                reasons.append(reason("sentiment", f, in_text, -f.entry.weight))
-            elif k == "sarcasm":
-                sarcasm += f.entry.weight
-                reasons.append(reason("sarcasm", f, in_text, f.entry.weight))
-            elif k == "risk":
-                if f.entry.level > sev:
-                    sev, sev_topic = f.entry.level, f.entry.topic
-                if f.entry.topic in topic_lex:
-                    topic_lex[f.entry.topic] += 0.3 * f.entry.level
-                if f.entry.level >= 2:
-                    reasons.append(reason("risk", f, in_text, float(f.entry.level)))
-            elif k == "topic":
-                if f.entry.topic in topic_lex:
-                    topic_lex[f.entry.topic] += f.entry.weight
+    # -- one post's Labels ---------------------------------------------------------------
+    def _labels(self, i: int, sc: _Batch) -> Labels:
+        ev = sc.ev
+        reasons = list(sc.views[i].rel_reasons)
+        lo, hi = np.searchsorted(ev.r_doc, [i, i + 1])
+        entries = self.lexicon.flat_entries
+        n_kind: dict[str, int] = {}
+        for j in range(lo, hi):
+            term, e = entries[ev.r_entry[j]]
+            label = {"neg": "sentiment", "pos": "sentiment"}.get(e.kind, e.kind)
+            if n_kind.get(label, 0) >= _MAX_REASONS:
+                continue  # enough of one kind: the UI shows a few, the cost stays bounded
+            n_kind[label] = n_kind.get(label, 0) + 1
+            if e.kind == "risk":
+                w = float(e.level)
+            elif e.kind == "pos":  # praise counts against; negated praise less so
+                w = -0.6 * e.weight if ev.r_negated[j] else -e.weight
             else:
-                kinds[k] = kinds.get(k, 0.0) + f.entry.weight
-                if k in ("denial", "reach", "concrete"):
-                    reasons.append(reason(k, f, in_text, f.entry.weight))
-        if quoted_praise:
-            sarcasm += 1.0
-        denial = kinds.get("denial", 0.0)
-        official = kinds.get("official", 0.0)
-        concrete = kinds.get("concrete", 0.0)
-        reach = kinds.get("reach", 0.0)
-        is_official = authority >= 0.85 or official >= 1.0 or post.source_type == "news"
-        official_denial = denial >= 1.0 and is_official
-
-        # -- sentiment: model log-odds moved by lexicon evidence.
-        z = float(logit(p_neg_model))
-        z += 0.45 * min(neg_lex, 4.0) - 0.5 * min(pos_lex, 4.0)
-        if sarcasm >= 1.0 or (sarcasm > 0 and pos_lex > 0):
-            # Praise wrapped in sarcasm cues is a complaint: the praise counts against.
-            z += 1.2 + 0.6 * min(pos_lex, 3.0)
-        z -= 0.6 * min(reassured, 2.0)
-        if sev >= 3 and pos_lex < 1.0:  # harm words in a story of praise do not make it negative
-            z += 0.4 * (sev - 2)
-        if official_denial:
-            z -= 2.5  # an official rumour denial is a plain notice, not a complaint
-        if post.source_type == "petition" and not official_denial:
-            z += 1.0  # a letter to the authorities is a complaint unless it says otherwise
-        elif is_official and post.source_type != "news" and neg_lex == 0 and sarcasm == 0:
-            z -= 1.0  # an official account's notice without complaint words is a notice
-        zp = float(logit(p_pos_model)) + 0.3 * min(pos_lex, 4.0) - 0.5 * min(sarcasm, 2.0)
-        q_pos = sigmoid(zp)
-        if pos_lex >= 1.0 and sarcasm < 0.5 and zp > 0:
-            # A story of praise told through hardship ("发烧", "走了", "哭"): the praise wins.
-            z -= min(zp, 3.0)
-        p_neg = sigmoid(z)
-        # q_pos is P(positive) against everything else; it cannot exceed what p_neg leaves.
-        pos_share = min(q_pos, 1.0 - p_neg)
-        sent_scores = {
-            "negative": p_neg,
-            "neutral": 1.0 - p_neg - pos_share,
-            "positive": pos_share,
-        }
-        if p_neg >= NEGATIVE_AT:
-            sentiment = "negative"
-        else:
-            sentiment = (
-                "positive" if sent_scores["positive"] > sent_scores["neutral"] else "neutral"
-            )
-        if official_denial:
+                w = e.weight
+            if ev.r_text[j]:
+                reasons.append(
+                    Reason(label, term, round(w, 3), int(ev.r_start[j]), int(ev.r_end[j]))
+                )
+            else:
+                reasons.append(Reason(label, f"标题:{term}", round(w, 3)))
+        if sc.official_denial[i]:
             reasons.append(Reason("sentiment", "official_denial", -2.5))
-
-        # -- topic: model scores plus lexicon cues.
-        zt = np.asarray(z_topic, dtype=np.float64) + 0.7 * np.array(
-            [min(topic_lex[c], 4.0) for c in topic_classes]
-        )
-        if "other" in topic_classes:
-            # "other" means "none of the above": it wins only when no topic has evidence.
-            zt[list(topic_classes).index("other")] -= OTHER_TOPIC_PENALTY
-        zt = zt - zt.max()
-        pt = np.exp(zt) / np.exp(zt).sum()
-        topic_scores = {c: float(pt[j]) for j, c in enumerate(topic_classes)}
-        for t in TOPICS:
-            topic_scores.setdefault(t, 0.0)
-        topic = max(topic_scores, key=lambda k: topic_scores[k])
-
-        # -- risk
-        relevant = relevance >= 0.5
-        risk_neg = _risk_if_negative(sev, concrete, reach, authority, post.source_type)
-        risk_other = 0
-        if sev >= 3 and not official_denial and denial < 1.0:
-            # Harm reported in a calm voice (an official notice of a mass illness) still needs
-            # action; with several students affected it is as urgent as the harm itself.
-            risk_other = min(sev, 3) if concrete >= 1.0 else (1 if p_neg >= 0.3 else 0)
-        if official_denial or (denial >= 1.0 and sev <= 2):
-            risk_neg = min(risk_neg, 1)  # a denied rumour, or a mild one called a rumour
-        if not relevant:
-            risk, risk_score = 0, 0.0
-        else:
-            risk = risk_neg if sentiment == "negative" else risk_other
-            risk_score = relevance * (p_neg * risk_neg + (1 - p_neg) * risk_other)
-        if risk and sev_topic:
-            reasons.append(Reason("risk", f"severity:{sev}", float(sev)))
+        risk = int(sc.risk[i])
+        if risk and ev.sev[i]:
+            reasons.append(Reason("risk", f"severity:{ev.sev[i]}", float(ev.sev[i])))
         if risk:
-            reasons.append(Reason("risk", f"authority:{authority:.1f}", authority))
+            a = float(ev.authority[i])
+            reasons.append(Reason("risk", f"authority:{a:.1f}", a))
         return Labels(
-            relevant=relevant,
-            relevance=round(relevance, 4),
-            sentiment=sentiment,
-            sentiment_scores={k: round(val, 4) for k, val in sent_scores.items()},
-            topic=topic,
-            topic_scores={k: round(val, 4) for k, val in topic_scores.items()},
-            risk=int(risk),
-            risk_score=round(float(risk_score), 4),
+            relevant=sc.relevant_l[i],
+            relevance=sc.relevance_l[i],
+            sentiment=sc.sentiment[i],
+            sentiment_scores=dict(zip(SENTIMENTS, sc.sent_l[i], strict=True)),
+            topic=sc.topic_l[i],
+            topic_scores=dict(zip(sc.topic_names, sc.topic_p_l[i], strict=True)),
+            risk=risk,
+            risk_score=sc.risk_score_l[i],
             reasons=tuple(reasons),
         )
 
 
-def _risk_if_negative(
-    sev: int, concrete: float, reach: float, authority: float, source_type: str
-) -> int:
-    """Risk of a negative, relevant post from severity, concreteness, reach and source."""
-    media = source_type == "news" or authority >= 0.9
-    r = 1
-    if concrete >= 1.0 or sev >= 2 or media or source_type == "petition":
-        r = 2  # a concrete complaint others repeat, or a mild one from a news outlet
-    if sev >= 3 or (media and (sev >= 2 or concrete >= 1.0)) or (sev >= 2 and reach >= 1.5):
-        r = 3  # harm to safety/health, misconduct with spread, media coverage
-    if sev >= 4 or (r == 3 and reach >= 2.0):
-        r = 4  # death, serious injury, mass illness, crime, national spread
-    return r
+_K = {k: i for i, k in enumerate(KINDS)}
+_FOCUSED_CODES = np.array([_K[k] for k in _FOCUSED_KINDS])
+_NEGATABLE = np.array([_K[k] for k in ("neg", "pos", "risk", "topic")])
+_CUE_REASONS = np.array([_K[k] for k in ("denial", "reach", "concrete")])
+_MAX_REASONS = 6  # per reason label and post
+
+
+@dataclass
+class _Evidence:
+    """Lexicon evidence per post of a batch (arrays of length n), plus the reason rows."""
+
+    neg_lex: np.ndarray
+    pos_lex: np.ndarray
+    sarcasm: np.ndarray
+    reassured: np.ndarray
+    sev: np.ndarray
+    topic_lex: np.ndarray  # (n, len(topic classes))
+    denial: np.ndarray
+    official: np.ndarray
+    concrete: np.ndarray
+    reach: np.ndarray
+    authority: np.ndarray
+    # Lexicon rows shown as reasons, sorted by post, then importance, then position.
+    r_doc: np.ndarray
+    r_entry: np.ndarray
+    r_start: np.ndarray
+    r_end: np.ndarray
+    r_text: np.ndarray
+    r_negated: np.ndarray
+
+
+@dataclass
+class _Batch:
+    """Every score of a batch; ``Classifier._labels`` turns row i into a Labels."""
+
+    views: list[_View]
+    ev: _Evidence
+    relevance: np.ndarray
+    relevant: np.ndarray
+    p_neg: np.ndarray
+    neutral: np.ndarray
+    pos_share: np.ndarray
+    sentiment: list[str]
+    topic_classes: tuple[str, ...]
+    topic_p: np.ndarray
+    risk: np.ndarray
+    risk_score: np.ndarray
+    official_denial: np.ndarray
+    # The same, rounded and as Python lists (one conversion per batch, not per value).
+    relevant_l: list[bool] = field(default_factory=list)
+    relevance_l: list[float] = field(default_factory=list)
+    sent_l: list[list[float]] = field(default_factory=list)
+    topic_l: list[str] = field(default_factory=list)
+    topic_names: tuple[str, ...] = ()
+    topic_p_l: list[list[float]] = field(default_factory=list)
+    risk_score_l: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.relevant_l = self.relevant.tolist()
+        self.relevance_l = np.round(self.relevance, 4).tolist()
+        self.sent_l = np.round(
+            np.column_stack([self.p_neg, self.neutral, self.pos_share]), 4
+        ).tolist()
+        self.topic_l = [self.topic_classes[j] for j in self.topic_p.argmax(axis=1).tolist()]
+        # Every topic gets a score, also those a (school's) model does not know.
+        extra = [t for t in TOPICS if t not in self.topic_classes]
+        self.topic_names = self.topic_classes + tuple(extra)
+        tp = np.round(self.topic_p, 4)
+        if extra:
+            tp = np.column_stack([tp, np.zeros((len(tp), len(extra)))])
+        self.topic_p_l = tp.tolist()
+        self.risk_score_l = np.round(self.risk_score.astype(np.float64), 4).tolist()
+
+
+def _combine_batch(
+    posts: Sequence[Post],
+    views: list[_View],
+    relevance: np.ndarray,
+    p_neg_model: np.ndarray,
+    p_pos_model: np.ndarray,
+    z_topic: np.ndarray,
+    topic_classes: Sequence[str],
+    ev: _Evidence,
+) -> _Batch:
+    """Models and lexicon evidence combined into labels, for the whole batch at once."""
+    stype = np.array([p.source_type or "other" for p in posts])
+    news, petition = stype == "news", stype == "petition"
+    is_official = (ev.authority >= 0.85) | (ev.official >= 1.0) | news
+    official_denial = (ev.denial >= 1.0) & is_official
+
+    # -- sentiment: model log-odds moved by lexicon evidence.
+    neg_lex, pos_lex, sarcasm = ev.neg_lex, ev.pos_lex, ev.sarcasm
+    z = logit(p_neg_model) + 0.45 * np.minimum(neg_lex, 4.0) - 0.5 * np.minimum(pos_lex, 4.0)
+    # Praise wrapped in sarcasm cues is a complaint: the praise counts against.
+    sarcastic = (sarcasm >= 1.0) | ((sarcasm > 0) & (pos_lex > 0))
+    z += np.where(sarcastic, 1.2 + 0.6 * np.minimum(pos_lex, 3.0), 0.0)
+    z -= 0.6 * np.minimum(ev.reassured, 2.0)
+    # Harm words in a story of praise do not make it negative.
+    z += np.where((ev.sev >= 3) & (pos_lex < 1.0), 0.4 * (ev.sev - 2), 0.0)
+    z -= np.where(official_denial, 2.5, 0.0)  # an official rumour denial is a plain notice
+    # A letter to the authorities is a complaint unless it says otherwise; an official
+    # account's notice without complaint words is a notice.
+    z += np.where(petition & ~official_denial, 1.0, 0.0)
+    quiet_official = ~petition & is_official & ~news & (neg_lex == 0) & (sarcasm == 0)
+    z -= np.where(quiet_official, 1.0, 0.0)
+    zp = logit(p_pos_model) + 0.3 * np.minimum(pos_lex, 4.0) - 0.5 * np.minimum(sarcasm, 2.0)
+    q_pos = 1.0 / (1.0 + np.exp(-np.clip(zp, -40, 40)))
+    # A story of praise told through hardship ("发烧", "走了", "哭"): the praise wins.
+    z -= np.where((pos_lex >= 1.0) & (sarcasm < 0.5) & (zp > 0), np.minimum(zp, 3.0), 0.0)
+    p_neg = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+    # q_pos is P(positive) against everything else; it cannot exceed what p_neg leaves.
+    pos_share = np.minimum(q_pos, 1.0 - p_neg)
+    neutral = 1.0 - p_neg - pos_share
+    negative = p_neg >= NEGATIVE_AT
+    sentiment = np.where(negative, "negative", np.where(pos_share > neutral, "positive", "neutral"))
+
+    # -- topic: model scores plus lexicon cues; "other" wins only without evidence.
+    zt = np.asarray(z_topic, dtype=np.float64) + 0.7 * np.minimum(ev.topic_lex, 4.0)
+    if "other" in topic_classes:
+        zt[:, list(topic_classes).index("other")] -= OTHER_TOPIC_PENALTY
+    zt = zt - zt.max(axis=1, keepdims=True)
+    et = np.exp(zt)
+    topic_p = et / et.sum(axis=1, keepdims=True)
+
+    # -- risk
+    sev, concrete, reach, authority = ev.sev, ev.concrete, ev.reach, ev.authority
+    media = news | (authority >= 0.9)
+    risk_neg = np.ones(len(posts), dtype=np.int64)
+    risk_neg[(concrete >= 1.0) | (sev >= 2) | media | petition] = 2
+    orange = (sev >= 3) | (media & ((sev >= 2) | (concrete >= 1.0))) | ((sev >= 2) & (reach >= 1.5))
+    risk_neg[orange] = 3
+    risk_neg[(sev >= 4) | (orange & (reach >= 2.0))] = 4
+    # Harm reported in a calm voice (an official notice of a mass illness) still needs action;
+    # with several students affected it is as urgent as the harm itself.
+    calm = (sev >= 3) & ~official_denial & (ev.denial < 1.0)
+    risk_other = np.where(
+        calm, np.where(concrete >= 1.0, np.minimum(sev, 3), (p_neg >= 0.3).astype(np.int64)), 0
+    )
+    # A denied rumour, or a mild one called a rumour.
+    denied = official_denial | ((ev.denial >= 1.0) & (sev <= 2))
+    risk_neg = np.where(denied, np.minimum(risk_neg, 1), risk_neg)
+    relevant = relevance >= 0.5
+    risk = np.where(relevant, np.where(negative, risk_neg, risk_other), 0)
+    risk_score = np.where(relevant, relevance * (p_neg * risk_neg + (1 - p_neg) * risk_other), 0.0)
+    return _Batch(
+        views=views,
+        ev=ev,
+        relevance=relevance,
+        relevant=relevant,
+        p_neg=p_neg,
+        neutral=neutral,
+        pos_share=pos_share,
+        sentiment=sentiment.tolist(),
+        topic_classes=tuple(topic_classes),
+        topic_p=topic_p,
+        risk=risk,
+        risk_score=risk_score,
+        official_denial=official_denial,
+    )
 
 
 def _in_quotes(text: str, start: int, end: int) -> bool:
@@ -526,7 +693,7 @@ def _relevance_features(
     """Dense features, the masked context string, reasons and whether the school is named."""
     title, text = post.title or "", post.text or ""
     hits = list(match.hits)
-    subj = [h for h in hits if h.kind == "subject" and not _covered(h, hits)]
+    subj = _uncovered_subjects(hits)
     excl = [h for h in hits if h.kind == "exclude"]
     taken: dict[str, list[tuple[int, int, str]]] = {"title": [], "text": []}
     for h in excl:
@@ -539,15 +706,26 @@ def _relevance_features(
     region_in_text = 0.0
     for fld, body in (("title", title), ("text", text)):
         spans = taken[fld]
+        if not body:
+            continue
+        # Characters already taken by a longer word: one byte each, so an overlap test is a
+        # C-level search instead of a scan over every span.
+        occ = bytearray(len(body))
+        for s0, e0, _m in spans:
+            occ[s0:e0] = b"\x01" * (e0 - s0)
         for a in sw.aliases:
-            for m in re.finditer(re.escape(a), body):
-                if not _overlaps(spans, m.start(), m.end()) and not _in_school_name(body, m):
-                    spans.append((m.start(), m.end(), ALIAS_MARK))
+            for i in _find_all(body, a):
+                j = i + len(a)
+                if occ.find(1, i, j) < 0 and not _in_school_name(body, i):
+                    spans.append((i, j, ALIAS_MARK))
+                    occ[i:j] = b"\x01" * (j - i)
                     alias_count += 1
         for r in sorted(sw.region_words, key=len, reverse=True):
-            for m in re.finditer(re.escape(r), body):
-                if not _overlaps(spans, m.start(), m.end()):
-                    spans.append((m.start(), m.end(), REGION_MARK))
+            for i in _find_all(body, r):
+                j = i + len(r)
+                if occ.find(1, i, j) < 0:
+                    spans.append((i, j, REGION_MARK))
+                    occ[i:j] = b"\x01" * (j - i)
                     region_in_text = 1.0
         for s, _e, mark in spans:
             # "鹿溪市滨江一中": a place name right before the school's name is another place.
@@ -643,13 +821,20 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _overlaps(spans: list[tuple[int, int, str]], s: int, e: int) -> bool:
-    return any(s < b and a < e for a, b, _ in spans)
+def _find_all(body: str, word: str) -> list[int]:
+    """Start offsets of the non-overlapping occurrences of ``word`` (as ``re.finditer``)."""
+    out: list[int] = []
+    if not word:
+        return out
+    i = body.find(word)
+    while i >= 0:
+        out.append(i)
+        i = body.find(word, i + len(word))
+    return out
 
 
-def _in_school_name(body: str, m: re.Match[str]) -> bool:
+def _in_school_name(body: str, s: int) -> bool:
     """Whether a short alias is the tail of another school's name ("柳川一中")."""
-    s = m.start()
     return s > 0 and "\u4e00" <= body[s - 1] <= "\u9fff" and body[s - 1] not in _ALIAS_LEFT
 
 

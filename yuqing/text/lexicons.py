@@ -14,6 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import ahocorasick_rs
+import numpy as np
+
+from .types import TOPICS
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 
@@ -41,6 +44,21 @@ class Entry:
     weight: float = 1.0
     level: int = 0  # risk level 1..4 for kind == "risk"
     topic: str = ""  # topic for kinds "risk" and "topic"
+
+
+KIND_CODE: dict[str, int] = {k: i for i, k in enumerate(KINDS)}
+TOPIC_CODE: dict[str, int] = {t: i for i, t in enumerate(TOPICS)}
+
+
+@dataclass(frozen=True, slots=True)
+class Hits:
+    """Lexicon hits of a batch of texts as parallel arrays, one row per (hit, entry): the
+    form in which a whole batch is scored with NumPy instead of a Python loop per term."""
+
+    doc: np.ndarray  # index of the text in the batch
+    entry: np.ndarray  # index into Lexicon.flat_entries
+    start: np.ndarray
+    end: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +95,20 @@ class Lexicon:
         # Standard match kind + overlapping: every term is reported, also those inside longer
         # ones ("中毒" inside "食物中毒"), which the scoring needs.
         self._ac = ahocorasick_rs.AhoCorasick(self.terms) if self.terms else None
+        # Entries flattened into arrays (kind code, weight, level, topic code, term index) so
+        # that batch scoring is array arithmetic.
+        self.flat_entries: list[tuple[str, Entry]] = [
+            (t, e) for t, es in zip(self.terms, self.entries, strict=True) for e in es
+        ]
+        counts = np.array([len(es) for es in self.entries], dtype=np.int64)
+        self._first_entry = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self._n_entries = counts
+        self._single = bool(len(counts) == 0 or counts.max() == 1)
+        fe = [e for _t, e in self.flat_entries]
+        self.e_kind = np.array([KIND_CODE.get(e.kind, -1) for e in fe], dtype=np.int64)
+        self.e_weight = np.array([e.weight for e in fe], dtype=np.float64)
+        self.e_level = np.array([e.level for e in fe], dtype=np.int64)
+        self.e_topic = np.array([TOPIC_CODE.get(e.topic, -1) for e in fe], dtype=np.int64)
         self.authority_by_type = dict(authority_by_type or {})
         self.authority_by_name = dict(authority_by_name or {})
         names = list(self.authority_by_name)
@@ -94,6 +126,34 @@ class Lexicon:
                 out.append(Found(term, entry, start, end))
         out.sort(key=lambda f: (f.start, f.end))
         return out
+
+    def find_batch(self, texts: Sequence[str]) -> Hits:
+        """Every term occurrence in every text of a batch, as arrays (see :class:`Hits`)."""
+        flat: list[tuple[int, int, int]] = []
+        docs: list[int] = []
+        counts: list[int] = []
+        if self._ac is not None:
+            find = self._ac.find_matches_as_indexes
+            for d, t in enumerate(texts):
+                if t:
+                    ms = find(t, overlapping=True)
+                    if ms:
+                        flat += ms
+                        docs.append(d)
+                        counts.append(len(ms))
+        if not flat:
+            z = np.zeros(0, dtype=np.int64)
+            return Hits(z, z, z, z)
+        arr = np.array(flat, dtype=np.int64)
+        doc = np.repeat(np.array(docs, dtype=np.int64), counts)
+        term, start, end = arr[:, 0], arr[:, 1], arr[:, 2]
+        if self._single:
+            return Hits(doc, self._first_entry[term], start, end)
+        # Terms with several entries ("结核": risk and topic) give one row per entry.
+        n = self._n_entries[term]
+        rep = np.repeat(np.arange(len(term)), n)
+        offset = np.arange(len(rep)) - np.repeat(np.cumsum(n) - n, n)
+        return Hits(doc[rep], self._first_entry[term][rep] + offset, start[rep], end[rep])
 
     def authority(self, source_type: str, source_name: str = "", author: str = "") -> float:
         """How much weight a source carries, 0..1 (news outlet / official account > forum)."""

@@ -26,7 +26,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize as l2_normalize
 
 FORMAT = "yuqing-textmodel-2"  # 2: NumPy n-gram hashing (1 used scikit-learn's hasher)
 
@@ -39,50 +38,100 @@ class FeatureSpec:
     ngram_min: int = 1
     ngram_max: int = 3
     max_chars: int = 1200  # long articles are cut: the head carries the story, and it bounds cost
+    # binary: 0/1 presence without normalisation (what NB-weighted models are trained on);
+    # otherwise sublinear tf (log1p of the count) with L2 norm.
+    binary: bool = False
+
+
+def _ngram_hashes(
+    texts: Sequence[str], n_min: int, n_max: int, max_chars: int
+) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """For each n in n_min..n_max: (document index, 64-bit hash) of every char n-gram.
+
+    The whole batch is hashed at once in NumPy (code points -> rolling 64-bit hash ->
+    splitmix64 finaliser): several times faster than a per-string analyzer, and the hashes of
+    one pass serve every spec with the same ``max_chars``.
+    """
+    docs = [t[:max_chars].lower() for t in texts]
+    n_docs = len(docs)
+    lens = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n_docs)
+    ends = np.cumsum(lens)
+    cps = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lens)
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    with np.errstate(over="ignore"):
+        for n in range(n_min, n_max + 1):
+            m = len(cps) - n + 1
+            if m <= 0:
+                out.append((np.zeros(0, np.int64), np.zeros(0, np.uint64)))
+                continue
+            h = np.full(m, np.uint64(n) * _GOLDEN, dtype=np.uint64)
+            for k in range(n):
+                h = (h * _MULT) ^ cps[k : k + m]
+            h = _mix(h)
+            starts = doc_of[:m]
+            ok = np.arange(m, dtype=np.int64) + n <= ends[starts]
+            out.append((starts[ok], h[ok]))
+    return n_docs, out
+
+
+def _matrix(
+    n_docs: int, parts: list[tuple[np.ndarray, np.ndarray]], spec: FeatureSpec
+) -> sp.csr_matrix:
+    """CSR rows for one spec from n-gram hashes, built directly (no COO -> CSR conversion:
+    one sort of (row, bucket) keys gives sorted, summed rows at a fraction of scipy's cost)."""
+    nf = np.uint64(spec.n_features)
+    keys = [r * np.int64(spec.n_features) + (h % nf).astype(np.int64) for r, h in parts if len(r)]
+    if not keys:
+        return sp.csr_matrix((n_docs, spec.n_features), dtype=np.float32)
+    k = np.sort(np.concatenate(keys))
+    first = np.empty(len(k), dtype=bool)
+    first[0] = True
+    np.not_equal(k[1:], k[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    uniq = k[starts]
+    rows = uniq // spec.n_features
+    cols = (uniq - rows * spec.n_features).astype(np.int32)
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+    if spec.binary:
+        data = np.ones(len(uniq), dtype=np.float32)
+    else:
+        counts = np.diff(np.append(starts, len(k))).astype(np.float32)
+        # Sublinear tf: a word said five times is not five times the evidence.
+        data = np.log1p(counts)
+        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=n_docs))
+        norms[norms == 0] = 1.0
+        data = (data / norms[rows]).astype(np.float32)
+    return sp.csr_matrix((data, cols, indptr), shape=(n_docs, spec.n_features))
 
 
 class Featurizer:
-    """Hashed char n-grams with sublinear tf and L2 norm (no idf: nothing to store).
-
-    The hashing is done for the whole batch at once in NumPy (code points -> rolling 64-bit
-    hash -> splitmix64 finaliser -> bucket), several times faster than a per-string analyzer.
-    """
+    """Hashed char n-grams: sublinear tf + L2 norm (no idf: nothing to store), or binary."""
 
     def __init__(self, spec: FeatureSpec) -> None:
         self.spec = spec
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        cut = self.spec.max_chars
-        docs = [t[:cut].lower() for t in texts]
-        n_docs = len(docs)
-        lens = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n_docs)
-        ends = np.cumsum(lens)
-        cps = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lens)
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
-        with np.errstate(over="ignore"):
-            for n in range(self.spec.ngram_min, self.spec.ngram_max + 1):
-                m = len(cps) - n + 1
-                if m <= 0:
-                    continue
-                h = np.full(m, np.uint64(n) * _GOLDEN, dtype=np.uint64)
-                for k in range(n):
-                    h = (h * _MULT) ^ cps[k : k + m]
-                h = _mix(h)
-                starts = doc_of[:m]
-                ok = np.arange(m, dtype=np.int64) + n <= ends[starts]
-                rows.append(starts[ok])
-                cols.append((h[ok] % np.uint64(self.spec.n_features)).astype(np.int64))
-        r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-        X = sp.csr_matrix(
-            (np.ones(len(r), dtype=np.float32), (r, c)), shape=(n_docs, self.spec.n_features)
-        )
-        X.sum_duplicates()
-        # Sublinear tf: a word said five times is not five times the evidence.
-        np.log1p(X.data, out=X.data)
-        return l2_normalize(X, copy=False).astype(np.float32)
+        s = self.spec
+        n_docs, parts = _ngram_hashes(texts, s.ngram_min, s.ngram_max, s.max_chars)
+        return _matrix(n_docs, parts, s)
+
+
+def transform_many(texts: Sequence[str], specs: Sequence[FeatureSpec]) -> dict[FeatureSpec, Any]:
+    """Matrices of several specs over the same texts, hashing each n-gram length once per
+    ``max_chars`` (the sentiment, short-text and topic models share one pass)."""
+    out: dict[FeatureSpec, Any] = {}
+    by_cut: dict[int, list[FeatureSpec]] = {}
+    for s in dict.fromkeys(specs):
+        by_cut.setdefault(s.max_chars, []).append(s)
+    for cut, group in by_cut.items():
+        lo = min(s.ngram_min for s in group)
+        hi = max(s.ngram_max for s in group)
+        n_docs, parts = _ngram_hashes(texts, lo, hi, cut)
+        for s in group:
+            out[s] = _matrix(n_docs, parts[s.ngram_min - lo : s.ngram_max - lo + 1], s)
+    return out
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -123,6 +172,9 @@ class TextModel:
     spec: FeatureSpec = field(default_factory=FeatureSpec)
     extra_names: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    # Dense copy of ``weights`` for scoring (a gather beats a sparse x sparse product);
+    # made on first use, never saved.
+    _dense: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_extra(self) -> int:
@@ -142,8 +194,9 @@ class TextModel:
 
     def decision(self, X: sp.csr_matrix) -> np.ndarray:
         """Raw scores, shape (n, k)."""
-        z = X @ self.weights
-        z = np.asarray(z.todense() if sp.issparse(z) else z, dtype=np.float64)
+        if self._dense is None:
+            self._dense = np.asarray(self.weights.todense(), dtype=np.float32)
+        z = np.asarray(X @ self._dense, dtype=np.float64)
         return z + self.intercept
 
     def proba_from_matrix(self, X: sp.csr_matrix) -> np.ndarray:
@@ -230,11 +283,17 @@ def train(
     class_weight: str | dict[str, float] | None = "balanced",
     max_nonzero: int | None = 150_000,
     meta: dict[str, Any] | None = None,
+    nb: bool = False,
 ) -> TextModel:
     """Fit a logistic-regression text model.
 
     ``labels`` are class names; ``classes`` fixes their order (default: sorted). With two
     classes the model is binary and ``classes[1]`` is the positive class.
+
+    ``nb`` (binary models only): NB-LR (Wang & Manning's NB-SVM with a logistic loss). Each
+    column is scaled by its naive-Bayes log-count ratio before the fit, so rare but one-sided
+    n-grams start with the weight they deserve; the stored weights are the product, so
+    scoring stays one sparse dot product.
     """
     spec = spec or FeatureSpec()
     cls_order = tuple(classes) if classes is not None else tuple(sorted(set(labels)))
@@ -257,10 +316,15 @@ def train(
         elif present == [1]:
             intercept[0] = 5.0
         return TextModel(cls_order, sp.csr_matrix(coef), intercept, spec, tuple(extra_names))
-    lr.fit(X[:, used], y, sample_weight=sw)
+    Xu = X[:, used].tocsr()
+    scale = np.ones(len(used), dtype=np.float64)
+    if nb and len(cls_order) == 2:
+        scale = nb_ratio(Xu, y, sw)
+        Xu = Xu.multiply(scale.astype(np.float32)).tocsr()
+    lr.fit(Xu, y, sample_weight=sw)
     if len(cls_order) == 2:
         coef = np.zeros((n_cols, 1), dtype=np.float32)
-        coef[used, 0] = lr.coef_[0]  # positive class = index 1
+        coef[used, 0] = lr.coef_[0] * scale  # positive class = index 1
         intercept = lr.intercept_.astype(np.float64)
     else:
         coef = np.zeros((n_cols, len(cls_order)), dtype=np.float32)
@@ -277,11 +341,23 @@ def train(
                 if len(lr.classes_) > 2
                 else (lr.intercept_[0] if j == 1 else -lr.intercept_[0]) / 2
             )
-    info = {"n_train": len(texts), "C": C}
+    info: dict[str, Any] = {"n_train": len(texts), "C": C, "nb": nb}
     info.update(meta or {})
     return TextModel(
         cls_order, _prune(coef, max_nonzero), intercept, spec, tuple(extra_names), info
     )
+
+
+def nb_ratio(
+    X: sp.csr_matrix, y: np.ndarray, sample_weight: np.ndarray | None = None, alpha: float = 1.0
+) -> np.ndarray:
+    """Naive-Bayes log-count ratio of each column between class 1 and class 0 (smoothed)."""
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    B = X.copy()
+    B.data[:] = 1.0
+    p = np.asarray(B.T @ (w * (y == 1))).ravel() + alpha
+    q = np.asarray(B.T @ (w * (y == 0))).ravel() + alpha
+    return np.log((p / p.sum()) / (q / q.sum()))
 
 
 def adapt(

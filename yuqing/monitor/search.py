@@ -193,16 +193,7 @@ def matching_ids(
         q = tsquery(alternatives)
         if q is None:
             return None
-        sql = f"SELECT mention_id FROM {PG_TABLE} WHERE doc @@ %s::tsquery"
-        params: list[Any] = [q]
-        if school_ids is not None:
-            sql += " AND school_id = ANY(%s)"
-            params.append(list(school_ids))
-        if before_id is not None:
-            sql += " AND mention_id < %s"
-            params.append(before_id)
-        sql += " ORDER BY mention_id DESC LIMIT %s"
-        params.append(limit)
+        return _pg_matching_ids(q, school_ids, limit=limit, before_id=before_id)
     else:
         match = fts5_match(alternatives)
         if match is None:
@@ -224,6 +215,49 @@ def matching_ids(
         params.append(limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+# How many of the newest index rows the first, cheap pass reads before falling back to the
+# inverted index: enough that a common term fills its page from the newest rows alone.
+PG_RECENT_WINDOW = 3000
+
+
+def _pg_matching_ids(
+    q: str, school_ids: Sequence[int] | None, *, limit: int, before_id: int | None
+) -> list[int]:
+    """Newest-first ids on PostgreSQL, fast for common and rare terms alike.
+
+    A common term is cheapest to find by walking the newest rows backwards and stopping after
+    one page; a rare one by the GIN index, then sorting its few hits. The planner cannot tell
+    which it is (it does not know how often a phrase of bigrams occurs), so we try the first
+    within a bounded window of recent rows and fall back to the second.
+    """
+    where = ["doc @@ %s::tsquery"]
+    params: list[Any] = [q]
+    if school_ids is not None:
+        where.append("school_id = ANY(%s)")
+        params.append(list(school_ids))
+    if before_id is not None:
+        where.append("mention_id < %s")
+        params.append(before_id)
+    condition = " AND ".join(where)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT mention_id FROM (SELECT mention_id, doc, school_id FROM {PG_TABLE} "
+            f"WHERE {'mention_id < %s' if before_id is not None else 'TRUE'} "
+            f"ORDER BY mention_id DESC LIMIT %s) recent WHERE {condition} "
+            "ORDER BY mention_id DESC LIMIT %s",
+            [*([before_id] if before_id is not None else []), PG_RECENT_WINDOW, *params, limit],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        if len(ids) >= limit:
+            return ids
+        cursor.execute(
+            f"WITH hits AS MATERIALIZED (SELECT mention_id FROM {PG_TABLE} WHERE {condition}) "
+            "SELECT mention_id FROM hits ORDER BY mention_id DESC LIMIT %s",
+            [*params, limit],
+        )
         return [row[0] for row in cursor.fetchall()]
 
 

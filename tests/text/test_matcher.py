@@ -283,3 +283,35 @@ def test_it_never_fails_on_arbitrary_text(text: str) -> None:
     for r in Matcher([BINJIANG, YUCAI]).match(text, text, all_schemes=True):
         for h in r.hits:
             assert text[h.start : h.end] == h.surface
+
+
+# The sound stream (fields without Latin letters) and the letter stream find the same hits.
+_SOUNDS = st.sampled_from(list("育玉才菜财中钟学雪滨宾江将一1衣重虫庆青的，。 "))
+_HOMOPHONE_SCHEMES = [
+    YUCAI,
+    BINJIANG,
+    Scheme("重庆一中", ("重庆一中",), region_words=("重庆",)),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(_SOUNDS, max_size=30).map("".join))
+def test_the_sound_stream_finds_what_the_letter_stream_finds(text: str) -> None:
+    import yuqing.text.matcher as matcher_module
+
+    matcher = Matcher(_HOMOPHONE_SCHEMES)
+    fast = matcher.match("", text, all_schemes=True)
+    real = matcher_module.sound_ids
+    try:
+        matcher_module.sound_ids = lambda _t: None  # type: ignore[assignment]
+        slow = matcher.match("", text, all_schemes=True)
+    finally:
+        matcher_module.sound_ids = real
+    assert fast == slow
+
+
+def test_the_sound_stream_finds_homophones_and_numerals() -> None:
+    assert subjects(one("", "今天育菜中学的食堂")) == [("homophone", "育菜中学")]
+    assert subjects(one("", "滨江1中", BINJIANG)) == [("homophone", "滨江1中")]
+    assert not one("", "滨江11中", BINJIANG).matched  # 1 cut out of a longer number
+    assert subjects(one("", "冲庆一中", Scheme("x", ("重庆一中",)))) == [("homophone", "冲庆一中")]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -177,3 +181,66 @@ def test_every_normalised_character_comes_from_its_original_span(text: str) -> N
         last_end = e
         assert ch in normalize(text[s:e]).text or ch == " "
     assert n.original_span(0, len(n.text))[1] <= len(text)
+
+
+def test_a_long_separator_run_collapses_the_same_way_twice() -> None:
+    # A whitespace run counts as one separator, so collapsing it cannot make a second pass
+    # delete what the first kept (hypothesis found '育  \u3000\u3000育').
+    assert normalize("育  \u3000\u3000育").text == "育育"
+    assert normalize("育  *  才").text == "育才"
+    assert normalize("育 * * * 才").text == "育 * * * 才"  # four separators: a real gap
+    assert normalize(normalize("育 * * * 才").text).text == "育 * * * 才"
+
+
+def test_long_posts_fold_through_the_table_lookup_like_short_ones() -> None:
+    # From 48 characters on, a post without special characters is folded by a numpy lookup
+    # over its UTF-16 code units; the list translate gives the same text.
+    tables = normalize_module._get_tables()
+    text = "ＹｕＣａｉ，濱江一中Hello育*才\u3000一二三ＡＢＣ！？" * 4
+    assert len(text) >= 48 and tables.special_bmp.search(text) is None
+    assert normalize_module._fold(text)[0] == text.translate(tables.bmp)
+
+
+def test_fold_is_the_first_stage_only() -> None:
+    assert normalize_module.fold("ＹｕＣａｉ 育*才🔥學") == "yucai 育*才學"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x3400, max_codepoint=0x9FFF), max_size=30))
+def test_opencc_is_only_skipped_for_text_it_would_not_change(text: str) -> None:
+    if normalize_module._get_t2s_trigger().search(text) is None:
+        assert normalize_module.t2s(text) == text
+
+
+def test_the_phrase_only_characters_match_the_installed_opencc(tmp_path: Path) -> None:
+    # Every dictionary entry that changes text must hold a trigger character: one OpenCC
+    # changes alone (found at run time) or one of T2S_PHRASE_ONLY (沈 of 沈默 → 沉默).
+    import opencc
+
+    base = Path(opencc.__file__).parent / "clib"
+    tool = base / "bin" / "opencc_dict"
+    if not tool.exists():
+        pytest.skip("opencc_dict tool not shipped with this OpenCC")
+    trigger = normalize_module._get_t2s_trigger()
+    env = {**os.environ, "LD_LIBRARY_PATH": str(base / "lib64")}
+    missing = []
+    for name in ("TSPhrases", "TSCharacters", "TSCharactersExt"):
+        out = tmp_path / f"{name}.txt"
+        src = base / "share" / "opencc" / f"{name}.ocd2"
+        if not src.exists():
+            continue
+        subprocess.run(
+            [str(tool), "-i", str(src), "-o", str(out), "-f", "ocd2", "-t", "text"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        for line in out.read_text(encoding="utf-8").splitlines():
+            key, values = line.split("\t")
+            value = values.split(" ")[0]
+            if value == key or any(ord(c) > 0xFFFF for c in key):
+                continue  # unchanged, or a text beyond the BMP (always converted)
+            # A text holding this key holds all its characters: one trigger is enough.
+            if trigger.search(key) is None:
+                missing.append(key)
+    assert missing == []

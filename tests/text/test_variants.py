@@ -5,7 +5,14 @@ from __future__ import annotations
 import ahocorasick_rs
 
 from yuqing.text.normalize import normalize
-from yuqing.text.variants import distinctive_part, phonetic, phonetic_patterns, syllables
+from yuqing.text.variants import (
+    distinctive_part,
+    phonetic,
+    phonetic_patterns,
+    sound_ids,
+    sound_patterns,
+    syllables,
+)
 
 
 def patterns(word: str) -> dict[str, str]:
@@ -85,3 +92,19 @@ def test_the_stream_does_not_split_a_syllable() -> None:
 def test_the_stream_handles_characters_beyond_the_bmp() -> None:
     stream = phonetic("𠀀育才")
     assert stream.stream.endswith("yucai")
+
+
+def test_the_sound_stream_has_one_character_per_character() -> None:
+    ids = sound_ids("育菜中学，1中")
+    assert ids is not None and len(ids) == len("育菜中学，1中")
+    assert ids[:4] == sound_ids("育才中学")  # 菜 and 才 read cai
+    assert ids[5] == sound_ids("一")  # a digit reads as its numeral
+    assert ids[4] == " "  # no reading: in no pattern
+    assert sound_ids("𠀀育才") is None  # beyond the BMP: the letter stream's job
+
+
+def test_sound_patterns_are_the_full_spellings() -> None:
+    pats = dict(sound_patterns("重庆一中"))
+    assert set(pats.values()) == {"zhongqingyizhong", "chongqingyizhong"}
+    assert all(len(p) == 4 for p in pats)
+    assert sound_patterns("一中") == []

@@ -304,7 +304,8 @@ def bench_osm(quick: bool) -> dict[str, Any]:
     try:
         from yuqing.text.classify import Classifier
 
-        negative_model = Classifier.default().model("negative")
+        classifier = Classifier.default()
+        classifier.negative_proba(["预热"])  # load the models now: a missing file shows here
     except (ImportError, FileNotFoundError, KeyError) as exc:
         return figure(
             "osm_weibo_negative_macro_f1",
@@ -316,7 +317,7 @@ def bench_osm(quick: bool) -> dict[str, Any]:
         )
 
     def negative_proba(texts: list[str]) -> list[float]:
-        return [float(p) for p in negative_model.predict_proba(texts)[:, 1]]
+        return [float(p) for p in classifier.negative_proba(texts)]
 
     from yuqing.text.baseline import snownlp_positive
     from yuqing.text.metrics import macro_f1

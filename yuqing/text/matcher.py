@@ -1,12 +1,18 @@
 """All schemes of a deployment compiled into one Aho-Corasick automaton (plus one phonetic one).
 
 Per post the cost is: normalise each field, one automaton pass over the normalised text, one
-transliteration and automaton pass over the phonetic stream, then Python work per *hit* only.
+transliteration and automaton pass over a phonetic stream, then Python work per *hit* only.
 Nothing loops over keywords or schemes per document, so 50 or 50,000 words cost the same.
+
+The phonetic pass takes one of two roads (see variants.py): a field with a Latin letter may
+hold pinyin or an abbreviation, and goes through the letter stream; any other field can only
+hold a homophone, and goes through the sound stream (one character per character, so no
+position mapping and a cheaper transliteration). Both find the same homophones.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,11 +23,22 @@ from .expr import Node
 from .normalize import Normalized, normalize, normalize_word
 from .scheme import Scheme
 from .types import Field, Hit, MatchType, Post, SchemeMatch, WordKind
-from .variants import distinctive_part, phonetic, phonetic_patterns, syllables
+from .variants import (
+    distinctive_part,
+    phonetic,
+    phonetic_patterns,
+    sound_ids,
+    sound_patterns,
+    syllables,
+)
 
 __all__ = ["Matcher", "match_scheme"]
 
 _FIELD_ORDER = {"title": 0, "text": 1}
+# Pinyin and abbreviations are typed in Latin letters; normalised text is lower case.
+_LATIN = re.compile("[a-z]")
+_DIGITS = frozenset("0123456789")
+_WORDCHAR = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,7 @@ class Matcher:
         self._exprs: list[Node | None] = []
         exact: dict[str, list[_Owner]] = {}
         phon: dict[str, list[_Owner]] = {}
+        sound: dict[str, list[_Owner]] = {}
         for si, scheme in enumerate(self.schemes):
             seen: set[tuple[str, str]] = set()
             norms: set[str] = set()
@@ -75,6 +93,8 @@ class Matcher:
                         phon.setdefault(vp.pattern, []).append(
                             _Owner(si, word, norm, "subject", vp.kind)
                         )
+                    for ids, _letters in sound_patterns(norm):
+                        sound.setdefault(ids, []).append(_Owner(si, word, norm, "subject", "full"))
             node = scheme.parsed_expression()
             self._exprs.append(node)
             for term in sorted(node.terms()) if node else ():
@@ -107,6 +127,13 @@ class Matcher:
             tuple(sorted({pid_of[o.norm] for o in owners if "".join(syllables(o.norm)) == pattern}))
             for pattern, owners in zip(self._phon_patterns, self._phon_owners, strict=True)
         ]
+        self._sound_patterns = list(sound)
+        self._sound_owners = [tuple(sound[p]) for p in self._sound_patterns]
+        self._sound_ac = _automaton(self._sound_patterns)
+        self._sound_exact: list[tuple[int, ...]] = [
+            tuple(sorted({pid_of[o.norm] for o in owners if sound_ids(o.norm) == pattern}))
+            for pattern, owners in zip(self._sound_patterns, self._sound_owners, strict=True)
+        ]
 
     @property
     def pattern_count(self) -> int:
@@ -120,7 +147,9 @@ class Matcher:
         excluded), in scheme order; with ``all_schemes`` one per scheme, hits or not. Hits
         carry offsets into the original ``title`` / ``text``.
         """
-        exact: list[tuple[Field, int, int, int]] = []  # field, pattern id, start, end
+        # Per field, the exact automaton's (pattern id, start, end) list as it came back:
+        # no per-hit Python work until a scheme with a subject hit asks for them.
+        exact: list[tuple[Field, list[tuple[int, int, int]]]] = []
         phon: dict[int, list[_Raw]] = {}
         with_subject: set[int] = set()
         norms: dict[str, Normalized] = {}
@@ -131,15 +160,17 @@ class Matcher:
         indices: Iterable[int] = range(len(self.schemes)) if all_schemes else sorted(with_subject)
         grouped: dict[int, list[_Raw]] = {}
         if all_schemes:  # every scheme wants its hits: one fan-out pass beats one per scheme
-            for f, pid, s, e in exact:
-                for o in self._owners[pid]:
-                    grouped.setdefault(o.scheme, []).append((f, s, e, o, "exact"))
+            for f, found in exact:
+                for pid, s, e in found:
+                    for o in self._owners[pid]:
+                        grouped.setdefault(o.scheme, []).append((f, s, e, o, "exact"))
         else:
             by_scheme = self._by_scheme
             for si in indices:
                 grouped[si] = [
                     (f, s, e, o, "exact")
-                    for f, pid, s, e in exact
+                    for f, found in exact
+                    for pid, s, e in found
                     for o in by_scheme[pid].get(si, ())
                 ]
         out = []
@@ -157,50 +188,88 @@ class Matcher:
         self,
         field: Field,
         value: str,
-        exact: list[tuple[Field, int, int, int]],
+        exact: list[tuple[Field, list[tuple[int, int, int]]]],
         phon: dict[int, list[_Raw]],
         with_subject: set[int],
     ) -> Normalized:
         n = normalize(value)
         t = n.text
-        counts: dict[int, int] = {}
+        found_exact: list[tuple[int, int, int]] = []
         if self._ac is not None:
-            subject_schemes = self._subject_schemes
-            for pid, s, e in self._ac.find_matches_as_indexes(t, overlapping=True):
-                counts[pid] = counts.get(pid, 0) + 1
-                exact.append((field, pid, s, e))
-                with_subject.update(subject_schemes[pid])
-        if self._phon_ac is not None and t:
-            stream = phonetic(t)
-            found = self._phon_ac.find_matches_as_indexes(stream.stream, overlapping=True)
-            if not found:
+            found_exact = self._ac.find_matches_as_indexes(t, overlapping=True)
+            if found_exact:
+                exact.append((field, found_exact))
+                subject_schemes = self._subject_schemes
+                for pid, _, _ in found_exact:
+                    if subject_schemes[pid]:
+                        with_subject.update(subject_schemes[pid])
+        if self._phon_ac is None or not t:
+            return n
+        if _LATIN.search(t) is None:
+            ids = sound_ids(t)
+            if ids is not None:
+                if self._sound_ac is not None:
+                    self._homophones(field, t, ids, found_exact, phon, with_subject)
                 return n
-            per_pattern: dict[int, int] = {}
-            for pid, _, _ in found:
-                per_pattern[pid] = per_pattern.get(pid, 0) + 1
-            skip = {
-                pid
-                for pid, c in per_pattern.items()
-                if c == sum(counts.get(x, 0) for x in self._phon_exact[pid])
-            }
-            seen: set[tuple[int, str, int, int]] = set()
-            for pid, s, e in found:
-                if pid in skip:
-                    continue
-                span = stream.text_span(s, e)
-                if span is None:
-                    continue
-                a, b = span
-                surface = t[a:b]
-                for o in self._phon_owners[pid]:
-                    if surface == o.norm or (o.scheme, o.word, a, b) in seen:
-                        continue  # found as written by the exact automaton, or twice here
-                    match_type = _phonetic_type(o, surface)
-                    if match_type is not None:
-                        seen.add((o.scheme, o.word, a, b))
-                        phon.setdefault(o.scheme, []).append((field, a, b, o, match_type))
-                        with_subject.add(o.scheme)
+        stream = phonetic(t)
+        found = self._phon_ac.find_matches_as_indexes(stream.stream, overlapping=True)
+        if not found:
+            return n
+        skip = _found_as_written(found, self._phon_exact, found_exact)
+        seen: set[tuple[int, str, int, int]] = set()
+        for pid, s, e in found:
+            if pid in skip:
+                continue
+            span = stream.text_span(s, e)
+            if span is None:
+                continue
+            a, b = span
+            surface = t[a:b]
+            for o in self._phon_owners[pid]:
+                if surface == o.norm or (o.scheme, o.word, a, b) in seen:
+                    continue  # found as written by the exact automaton, or twice here
+                match_type = _phonetic_type(o, surface)
+                if match_type is not None:
+                    seen.add((o.scheme, o.word, a, b))
+                    phon.setdefault(o.scheme, []).append((field, a, b, o, match_type))
+                    with_subject.add(o.scheme)
         return n
+
+    def _homophones(
+        self,
+        field: Field,
+        t: str,
+        ids: str,
+        found_exact: list[tuple[int, int, int]],
+        phon: dict[int, list[_Raw]],
+        with_subject: set[int],
+    ) -> None:
+        """The sound-stream pass of a field without Latin letters: homophones only."""
+        assert self._sound_ac is not None
+        found = self._sound_ac.find_matches_as_indexes(ids, overlapping=True)
+        if not found:
+            return
+        skip = _found_as_written(found, self._sound_exact, found_exact)
+        seen: set[tuple[int, str, int, int]] = set()
+        end = len(t)
+        for pid, a, b in found:
+            if pid in skip:
+                continue
+            # A digit read as a numeral must not be cut out of a longer number (the letter
+            # stream's word-boundary rule; without letters only digits can break it).
+            if (t[a] in _DIGITS and a > 0 and t[a - 1] in _WORDCHAR) or (
+                t[b - 1] in _DIGITS and b < end and t[b] in _WORDCHAR
+            ):
+                continue
+            surface = t[a:b]
+            for o in self._sound_owners[pid]:
+                if surface == o.norm or (o.scheme, o.word, a, b) in seen:
+                    continue  # found as written by the exact automaton, or twice here
+                match_type = _phonetic_type(o, surface)
+                if match_type is not None:
+                    seen.add((o.scheme, o.word, a, b))
+                    phon.setdefault(o.scheme, []).append((field, a, b, o, match_type))
+                    with_subject.add(o.scheme)
 
     def _judge(self, si: int, hits: list[_Raw], norms: dict[str, Normalized]) -> SchemeMatch:
         excludes = [(f, s, e) for f, s, e, o, _ in hits if o.kind == "exclude"]
@@ -213,7 +282,11 @@ class Matcher:
                 if h[3].kind != "subject"
                 or not any(h[0] == f and s <= h[1] and h[2] <= e for f, s, e in excludes)
             ]
-        subject = any(h[3].kind == "subject" for h in kept)
+        subject = False
+        for h in kept:
+            if h[3].kind == "subject":
+                subject = True
+                break
         node = self._exprs[si]
         matched = subject
         if subject and node is not None:
@@ -221,16 +294,42 @@ class Matcher:
             for f, s, e, o, _ in kept:
                 positions.setdefault(o.norm, []).append((f, s, e))
             matched = node.evaluate(positions)
+        # Sorted on plain tuples (no key function per hit); the index breaks ties between
+        # owners of one word, which do not compare.
+        order = _FIELD_ORDER
+        ranked = sorted(
+            [(order[h[0]], h[1], h[2], h[3].kind, h[3].word, i) for i, h in enumerate(kept)]
+        )
         out: list[Hit] = []
-        for f, s, e, o, match_type in sorted(kept, key=_raw_order):
+        for *_, i in ranked:
+            f, s, e, o, match_type = kept[i]
             n = norms[f]
-            os_, oe = n.original_span(s, e)
-            out.append(Hit(o.word, o.kind, match_type, f, os_, oe, n.original[os_:oe]))
+            if n.shifted:
+                s, e = n.original_span(s, e)
+            out.append(Hit(o.word, o.kind, match_type, f, s, e, n.original[s:e]))
         return SchemeMatch(self.schemes[si].key, matched, tuple(out))
 
 
-def _raw_order(h: _Raw) -> tuple[int, int, int, str, str]:
-    return (_FIELD_ORDER[h[0]], h[1], h[2], h[3].kind, h[3].word)
+def _found_as_written(
+    found: list[tuple[int, int, int]],
+    exact_of: list[tuple[int, ...]],
+    found_exact: list[tuple[int, int, int]],
+) -> set[int]:
+    """Stream patterns whose every hit is a word found as written by the exact automaton.
+
+    When a pattern has as many stream hits as there are exact hits of the words spelt that
+    way, the stream only re-found the names as written: their per-hit work can be skipped
+    (the common case).
+    """
+    per_pattern: dict[int, int] = {}
+    for pid, _, _ in found:
+        per_pattern[pid] = per_pattern.get(pid, 0) + 1
+    counts: dict[int, int] = {}
+    for pid, _, _ in found_exact:
+        counts[pid] = counts.get(pid, 0) + 1
+    return {
+        pid for pid, c in per_pattern.items() if c == sum(counts.get(x, 0) for x in exact_of[pid])
+    }
 
 
 def _phonetic_type(owner: _Owner, surface: str) -> MatchType | None:

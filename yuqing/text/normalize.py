@@ -9,6 +9,13 @@ for everything that wants the emoji and punctuation back (sentiment, display).
 Every stage records only its *edits* (characters deleted, expanded or contracted); positions
 between edits map by a constant shift. Mapping a span back costs a few bisects, and a post
 without special characters costs no Python loop at all.
+
+Speed (the matcher normalises every field of every post): the common post, all BMP and no
+length-changing character, is folded with one numpy table lookup over its UTF-16 code units
+(3x faster than ``str.translate`` with a list table, which boxes an int per character); the
+separator regex starts with a character class so the regex engine skips ahead to separators;
+and OpenCC is only called when the text holds a character it could change (most posts on
+mainland platforms are simplified already).
 """
 
 from __future__ import annotations
@@ -17,14 +24,22 @@ import re
 import threading
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    _Units = Callable[[bytes], npt.NDArray[np.uint16]]
 
 __all__ = [
     "HAN_CLASS",
     "SEPARATORS",
     "Normalized",
+    "fold",
     "fold_char",
     "normalize",
     "normalize_word",
@@ -95,8 +110,13 @@ class _Tables:
     # Length-changing characters in the BMP. Absent, together with anything beyond the BMP
     # (the usual case), a post costs one list translate and no offset map. Kept apart from
     # the astral check because a class with astral members loses the regex engine's bitmap
-    # and is tested range by range (9x slower).
+    # and is tested range by range (9x slower). Also holds BMP characters folding to one
+    # character beyond the BMP: the UTF-16 lookup below cannot write those.
     special_bmp: re.Pattern[str]
+    # The fold of every BMP code unit as a uint16 array: a post without special characters is
+    # folded by one ``take`` over its UTF-16 encoding.
+    lut: npt.NDArray[np.uint16]
+    units: Callable[[bytes], npt.NDArray[np.uint16]]  # UTF-16-LE bytes as a uint16 view
 
 
 def _char_class(chars: Iterable[str]) -> str:
@@ -130,21 +150,32 @@ def _build_tables() -> _Tables:
                 special_len[ch] = len(out)
                 if cp <= 0xFFFF:
                     slow_bmp.append(ch)
+            elif cp <= 0xFFFF and ord(out) > 0xFFFF:
+                slow_bmp.append(ch)  # one character, but two UTF-16 code units
     bmp: list[str | None] = [chr(cp) for cp in range(0x10000)]
     for cp, value in table.items():
         if cp < 0x10000:
             bmp[cp] = value
-    return _Tables(
-        table,
-        bmp,
-        special_len,
-        re.compile(_char_class(slow_bmp)),
-    )
+    import numpy  # loaded with the tables, not at import: scheme validation does not need it
+
+    lut = numpy.arange(0x10000, dtype=numpy.uint16)
+    for cp, value in table.items():
+        if cp < 0x10000 and value is not None and len(value) == 1 and ord(value) < 0x10000:
+            lut[cp] = ord(value)
+    units = cast("_Units", partial(numpy.frombuffer, dtype=numpy.uint16))
+    return _Tables(table, bmp, special_len, re.compile(_char_class(slow_bmp)), lut, units)
 
 
 _tables: _Tables | None = None
 _converter: Any = None
+_t2s_trigger: re.Pattern[str] | None = None
 _lock = threading.Lock()
+
+# Simplified characters that OpenCC t2s leaves alone on their own but changes inside a phrase
+# of its TSPhrases dictionary (打坏 → 打坯, 沈默 → 沉默, 瞭解 → 了解, 傢俱 → 家具). Every other
+# phrase it changes holds a character that it also changes alone. Derived from OpenCC 1.4's
+# dictionaries; tests/text/test_normalize.py re-derives it when the opencc_dict tool is present.
+T2S_PHRASE_ONLY = "俱哩坏彷沈甦瞭藉衹覆"
 
 
 def _get_tables() -> _Tables:
@@ -172,16 +203,50 @@ def t2s(text: str) -> str:
     return str(_get_converter().convert(text))
 
 
+def _get_t2s_trigger() -> re.Pattern[str]:
+    """A class of the BMP characters OpenCC may change: a text with none is left alone.
+
+    Found by converting every BMP character once (one call, ~80 ms at first use), so it
+    follows the installed OpenCC; characters beyond the BMP are not scanned, and a text
+    holding any always goes through OpenCC.
+    """
+    global _t2s_trigger
+    if _t2s_trigger is None:
+        chars = [chr(cp) for cp in range(0x80, 0x10000) if not 0xD800 <= cp <= 0xDFFF]
+        # Newline is in no dictionary key, so no phrase spans two characters of the list.
+        # The converter itself, not t2s(): tests may stand a fake in for t2s.
+        converted = str(_get_converter().convert("\n".join(chars))).split("\n")
+        if len(converted) != len(chars):  # pragma: no cover - defensive: never seen
+            changing = [chr(cp) for cp in range(0x80, 0x10000)]
+        else:
+            changing = [c for c, out in zip(chars, converted, strict=True) if out != c]
+        changing.extend(T2S_PHRASE_ONLY)
+        # BMP only: a class with astral members loses the regex bitmap (see _Tables).
+        pattern = re.compile(_char_class(changing))
+        with _lock:
+            _t2s_trigger = pattern
+    return _t2s_trigger
+
+
 # Delete separator runs between Han characters (or a Han character and a digit: 滨江.1中),
-# and all but one space of a whitespace run. Lookarounds keep the neighbours unconsumed,
-# so 育*才*中*学 loses every star in one pass.
-# Every branch starts with a separator so the regex engine can skip ahead by charset instead
-# of trying a lookbehind at each position (3x faster on plain Chinese text).
+# and all but one space of a whitespace run. A run counts in *units*: a non-space separator
+# is one unit and a run of spaces is one unit, so that deleting extra spaces (the last stage
+# of the rule) never shortens a run below the limit on a second pass: normalising twice gives
+# the same text as normalising once ('育  \u3000\u3000育' → '育育' both times). Three units at
+# most (育 * 才): a longer run is a real gap between two phrases.
+# The pattern starts with one separator class, so the regex engine can skip ahead by charset
+# instead of trying each branch (with its lookbehind) at every position: plain Chinese text
+# costs a fraction of a microsecond. Lookarounds keep the neighbours unconsumed, so
+# 育*才*中*学 loses every star in one pass.
 _S1 = "[" + re.escape(SEPARATORS) + "]"
+_UNIT = "(?: +|[" + re.escape(SEPARATORS.replace(" ", "")) + "])"
+_SPACES_REST = "(?:(?<= ) *)?"  # when the first separator is a space: the rest of its run
 _DELETE_RE = re.compile(
-    rf"{_S1}(?<=[{HAN_CLASS}].){_S1}{{0,2}}(?=[{HAN_CLASS}0-9])"
-    rf"|{_S1}(?<=[0-9].){_S1}{{0,2}}(?=[{HAN_CLASS}])"
-    r"| (?= )"
+    rf"{_S1}(?:"
+    rf"(?<=[{HAN_CLASS}].){_SPACES_REST}{_UNIT}{{0,2}}(?=[{HAN_CLASS}0-9])"
+    rf"|(?<=[0-9].){_SPACES_REST}{_UNIT}{{0,2}}(?=[{HAN_CLASS}])"
+    r"|(?<= )(?= )"
+    r")"
 )
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _HAN_RUN_RE = re.compile(rf"([{HAN_CLASS}]+)|[^{HAN_CLASS}]+")
@@ -235,6 +300,11 @@ class Normalized:
     text: str
     _maps: tuple[_Map, ...] = ()  # in application order
 
+    @property
+    def shifted(self) -> bool:
+        """Whether some offset of ``text`` differs from the original's (else they are equal)."""
+        return bool(self._maps)
+
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map [start, end) in ``text`` to the span of ``original`` it came from."""
         if not 0 <= start <= end <= len(self.text):
@@ -257,11 +327,25 @@ class Normalized:
         return self.original[s:e]
 
 
-def _fold(text: str) -> tuple[str, _Map | None]:
+# Below this length numpy's fixed cost per call (~1.5 µs) exceeds a list translate.
+_NUMPY_MIN = 48
+
+
+def _fold(text: str) -> tuple[str, _Map | None, bool]:
+    """Folded text, its map, and whether it is known to hold only BMP characters."""
     tables = _get_tables()
-    has_astral = _ASTRAL.search(text) is not None
-    if not has_astral and tables.special_bmp.search(text) is None:
-        return text.translate(tables.bmp), None
+    if len(text) < _NUMPY_MIN:
+        has_astral = _ASTRAL.search(text) is not None
+        if not has_astral and tables.special_bmp.search(text) is None:
+            return text.translate(tables.bmp), None, True
+    else:
+        # surrogatepass: a lone surrogate (possible in a Python str) passes through unchanged.
+        units = text.encode("utf-16-le", "surrogatepass")
+        has_astral = len(units) != 2 * len(text)  # a surrogate pair per astral character
+        if not has_astral and tables.special_bmp.search(text) is None:
+            # Every character maps to one BMP character: fold the UTF-16 code units in C.
+            folded = tables.lut.take(tables.units(units)).tobytes()
+            return folded.decode("utf-16-le", "surrogatepass"), None, True
     table = tables.table
     # The list table leaves astral characters (emoji, mostly) alone; a callback per astral
     # character is still far cheaper than a dict translate of the whole post.
@@ -285,7 +369,7 @@ def _fold(text: str) -> tuple[str, _Map | None]:
         else:
             edits.append((i, i + 1, n0, n0 + size))
         delta += size - 1
-    return out, _Map(edits) if edits else None
+    return out, _Map(edits) if edits else None, False
 
 
 def _delete_separators(text: str) -> tuple[str, _Map | None]:
@@ -301,7 +385,10 @@ def _delete_separators(text: str) -> tuple[str, _Map | None]:
     return "".join(pieces), _Map(_edits_from_deletions(spans))
 
 
-def _to_simplified(text: str) -> tuple[str, _Map | None]:
+def _to_simplified(text: str, bmp_only: bool = False) -> tuple[str, _Map | None]:
+    """``bmp_only``: the caller knows the text has no character beyond the BMP."""
+    if (bmp_only or _ASTRAL.search(text) is None) and _get_t2s_trigger().search(text) is None:
+        return text, None  # nothing OpenCC could change: skip the call (the usual post)
     out = t2s(text)
     if len(out) == len(text):
         # OpenCC t2s is character-for-character for (nearly) all of its dictionary.
@@ -331,13 +418,19 @@ def _to_simplified(text: str) -> tuple[str, _Map | None]:
 
 def normalize(text: str) -> Normalized:
     """Normalise one field of a post for matching; see the module docstring."""
-    maps: list[_Map] = []
-    out = text
-    for stage in (_fold, _delete_separators, _to_simplified):
-        out, m = stage(out)
-        if m is not None:
-            maps.append(m)
-    return Normalized(text, out, tuple(maps))
+    folded, m1, bmp_only = _fold(text)
+    joined, m2 = _delete_separators(folded)  # deleting keeps a BMP-only text BMP-only
+    out, m3 = _to_simplified(joined, bmp_only)
+    if m1 is None and m2 is None and m3 is None:
+        return Normalized(text, out)  # the usual post: offsets map to themselves
+    return Normalized(text, out, tuple(m for m in (m1, m2, m3) if m is not None))
+
+
+def fold(text: str) -> str:
+    """Only the first stage of ``normalize``: NFKC and case folding per character, with
+    zero-width, decorative and emoji characters dropped. No offset map, no separator or
+    traditional-character handling; for features that need clean text fast (events)."""
+    return _fold(text)[0]
 
 
 def normalize_word(word: str) -> str:

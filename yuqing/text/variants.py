@@ -13,6 +13,15 @@ handful of patterns per word, and the cost stays one translate and one automaton
 The stream uses one reading per character (pypinyin's first, most common one) for text and
 words alike, so a word always meets its own spelling; the phrase-aware reading of the word
 (重庆 → chongqing) is added as a second pattern for people who type the name in pinyin.
+
+Most posts hold no Latin letter, and then only a homophone can be found (pinyin spellings and
+abbreviations are typed in letters). Such a post takes a cheaper road, the *sound stream*:
+every character becomes one character standing for its syllable (``sound_ids``), so the
+stream has the text's length, positions need no mapping, and the transliteration is one numpy
+table lookup instead of a translate that builds multi-letter strings. A word's homophone
+patterns (``sound_patterns``) are its full spellings in the same alphabet. The letter stream
+finds nothing more in a post without Latin letters: a homophone has the word's length and
+every syllable of the word, one per character.
 """
 
 from __future__ import annotations
@@ -21,12 +30,19 @@ import re
 import threading
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate, repeat
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from .normalize import HAN_CLASS
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    _Units = Callable[[bytes], npt.NDArray[np.uint16]]
 
 __all__ = [
     "GENERIC_SUFFIXES",
@@ -36,6 +52,8 @@ __all__ = [
     "distinctive_part",
     "phonetic",
     "phonetic_patterns",
+    "sound_ids",
+    "sound_patterns",
     "syllables",
 ]
 
@@ -78,6 +96,11 @@ _HAN_RE = re.compile(f"[{HAN_CLASS}]")
 _DIGIT_READINGS = ("ling", "yi", "er", "san", "si", "wu", "liu", "qi", "ba", "jiu")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _WORDCHAR = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# What a character without a syllable becomes in the sound stream: in no pattern.
+_NO_SOUND = " "
+# Sound-stream characters: one per distinct reading from here up. Below U+0800 every one is
+# two bytes of UTF-8, which keeps the automaton's haystack short.
+_SOUND_BASE = 0x100
 
 
 def _strip_tone(reading: str) -> str:
@@ -93,6 +116,10 @@ class _Tables:
     # The same as a BMP translate table to chr(length): offsets become one translate and
     # one C-level accumulate over bytes.
     length_bmp: list[str]
+    # Sound stream: one character per distinct reading, and the BMP → sound-character table.
+    sounds: dict[str, str]
+    sound_lut: npt.NDArray[np.uint16]
+    units: Callable[[bytes], npt.NDArray[np.uint16]]  # UTF-16-LE bytes as a uint16 view
 
 
 _tables: _Tables | None = None
@@ -123,8 +150,26 @@ def _get_tables() -> _Tables:
                 for ch, n in length.items():
                     if ord(ch) < 0x10000:
                         length_bmp[ord(ch)] = chr(n)
-                _tables = _Tables(table, bmp, length, length_bmp)
+                sounds, sound_lut, units = _sound_tables(table)
+                _tables = _Tables(table, bmp, length, length_bmp, sounds, sound_lut, units)
     return _tables
+
+
+def _sound_tables(
+    table: dict[int, str | None],
+) -> tuple[dict[str, str], npt.NDArray[np.uint16], Callable[[bytes], npt.NDArray[np.uint16]]]:
+    import numpy  # loaded with the tables: importing this module must stay cheap
+
+    sounds: dict[str, str] = {}
+    lut = numpy.full(0x10000, ord(_NO_SOUND), dtype=numpy.uint16)
+    for cp, reading in sorted(table.items()):
+        if cp > 0xFFFF or not reading:
+            continue  # beyond the BMP: such a text takes the letter stream
+        sound = sounds.get(reading)
+        if sound is None:
+            sound = sounds[reading] = chr(_SOUND_BASE + len(sounds))
+        lut[cp] = ord(sound)
+    return sounds, lut, cast("_Units", partial(numpy.frombuffer, dtype=numpy.uint16))
 
 
 def syllables(word: str) -> list[str]:
@@ -157,18 +202,9 @@ class VariantPattern:
     kind: PatternKind
 
 
-def phonetic_patterns(word: str) -> list[VariantPattern]:
-    """Stream patterns for a *normalised* subject word; empty when too short or not Chinese.
-
-    - full: the syllables per character, and the phrase-aware pinyin when it differs;
-    - abbreviation: initials of all syllables (yczx), and initials of the distinctive part
-      followed by the generic tail spelt out (yc + zhongxue, matching "YC中学").
-    """
-    if not _HAN_RE.search(word):
-        return []
+def _spellings(word: str) -> list[list[str]]:
+    """The word's syllables per character, then its phrase-aware reading when it differs."""
     sylls = syllables(word)
-    if len(sylls) < MIN_SYLLABLES:
-        return []
     spellings = [sylls]
     try:
         from pypinyin import lazy_pinyin
@@ -183,6 +219,23 @@ def phonetic_patterns(word: str) -> list[VariantPattern]:
             spellings.append(phrase)
     except ImportError:  # pragma: no cover - pypinyin is a hard dependency
         pass
+    return spellings
+
+
+def _has_patterns(word: str) -> bool:
+    return bool(_HAN_RE.search(word)) and len(syllables(word)) >= MIN_SYLLABLES
+
+
+def phonetic_patterns(word: str) -> list[VariantPattern]:
+    """Stream patterns for a *normalised* subject word; empty when too short or not Chinese.
+
+    - full: the syllables per character, and the phrase-aware pinyin when it differs;
+    - abbreviation: initials of all syllables (yczx), and initials of the distinctive part
+      followed by the generic tail spelt out (yc + zhongxue, matching "YC中学").
+    """
+    if not _has_patterns(word):
+        return []
+    spellings = _spellings(word)
     out: dict[str, PatternKind] = {}
     for spelling in spellings:
         out.setdefault("".join(spelling), "full")
@@ -198,6 +251,36 @@ def phonetic_patterns(word: str) -> list[VariantPattern]:
                 abbr = "".join(s[0] for s in spelling[:n_head]) + "".join(spelling[n_head:])
                 out.setdefault(abbr, "abbreviation")
     return [VariantPattern(p, k) for p, k in out.items() if p.isascii() and p.isalnum()]
+
+
+def sound_patterns(word: str) -> list[tuple[str, str]]:
+    """(sound-stream pattern, letter spelling) of each full spelling of a *normalised* subject
+    word: what ``sound_ids`` of a homophone of it contains. Empty when ``phonetic_patterns``
+    has no full pattern for the word, and for a spelling with a syllable no character reads
+    as (no text can spell it one character per syllable)."""
+    if not _has_patterns(word):
+        return []
+    sounds = _get_tables().sounds
+    out: dict[str, str] = {}
+    for spelling in _spellings(word):
+        letters = "".join(spelling)
+        if not (letters.isascii() and letters.isalnum()):
+            continue  # not a phonetic pattern either
+        ids = [sounds.get(s) for s in spelling]
+        if all(ids):
+            out.setdefault("".join(ids), letters)  # type: ignore[arg-type]
+    return list(out.items())
+
+
+def sound_ids(text: str) -> str | None:
+    """The sound stream of a normalised text: one character per character of ``text``, equal
+    for characters of the same reading; None when the text holds characters beyond the BMP
+    (rare; the letter stream handles those)."""
+    data = text.encode("utf-16-le", "surrogatepass")
+    if len(data) != 2 * len(text):
+        return None  # a surrogate pair: a character beyond the BMP
+    tables = _get_tables()
+    return tables.sound_lut.take(tables.units(data)).tobytes().decode("utf-16-le")
 
 
 class PhoneticStream:

@@ -230,7 +230,7 @@ def _pack(deltas: dict[str, sp.csr_matrix]) -> bytes:
         arrays[f"{name}.indptr"] = d.indptr.astype(np.int64)
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
 
 
@@ -289,7 +289,7 @@ def classifier_for_school(school_id: int) -> Any:
             return cached[1]
     blob = ClassifierVersion.objects.filter(pk=pk).values_list("weights", flat=True).first()
     try:
-        classifier = _with_deltas(_unpack(blob)) if blob else _shipped()
+        classifier = _with_deltas(_unpack(bytes(blob))) if blob else _shipped()
     except (ValueError, KeyError, OSError):
         log.exception(
             "school %s: classifier version %s is unreadable; using shipped", school_id, pk

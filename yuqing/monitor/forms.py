@@ -76,7 +76,7 @@ class DeskFilterForm(forms.Form):
     event = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             data["start"], data["end"] = data["end"], data["start"]
         return data
@@ -124,7 +124,7 @@ class BulkForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
-        self.fields["ids"].choices = [(x, x) for x in raw if str(x).isdigit()][:500]
+        self.fields["ids"].choices = [(x, x) for x in raw if str(x).isdigit()][:500]  # type: ignore[attr-defined]
 
     def clean_event(self) -> Event | None:
         # Looked up through the scoped manager: another school's event id finds nothing.

@@ -226,7 +226,7 @@ class RssHubSourceForm(SourceForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["route_key"].choices = route_choices()
+        self.fields["route_key"].choices = route_choices()  # type: ignore[attr-defined]
         # Picking a route swaps in its parameter fields (htmx; no inline script needed).
         self.fields["route_key"].widget.attrs.update(
             {
@@ -288,7 +288,7 @@ class RssHubSourceForm(SourceForm):
     def clean(self) -> dict[str, Any]:
         from yuqing.monitor.setup_services import rsshub_route
 
-        data = super().clean()
+        data = super().clean() or {}
         key = data.get("route_key", "")
         sent = {
             k.removeprefix("param_"): str(v).strip()
@@ -367,7 +367,7 @@ class SchemeForm(forms.Form):
     expression_problem: ExpressionProblem | None = None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors:
             return data
         try:
@@ -402,10 +402,10 @@ class SchemeTestForm(forms.Form):
     def __init__(self, *args: Any, recent: list[Mention] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.recent = recent or []
-        self.fields["mentions"].choices = [(m.pk, (m.title or m.text)[:60]) for m in self.recent]
+        self.fields["mentions"].choices = [(m.pk, (m.title or m.text)[:60]) for m in self.recent]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if (
             not data.get("sample_text", "").strip()
             and not data.get("sample_title", "").strip()
@@ -424,7 +424,7 @@ class ImportUploadForm(forms.Form):
         help_text=_("CSV (UTF-8 or GBK) or XLSX, up to 20 MB and 50,000 rows."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.xlsx,.xlsm"}),
     )
-    source = forms.ModelChoiceField(
+    source: forms.ModelChoiceField = forms.ModelChoiceField(
         label=_("Source"),
         queryset=None,
         required=False,
@@ -433,7 +433,7 @@ class ImportUploadForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["source"].queryset = Source.objects.filter(kind=Source.Kind.IMPORT)
+        self.fields["source"].queryset = Source.objects.filter(kind=Source.Kind.IMPORT)  # type: ignore[attr-defined]
 
 
 FIELD_LABELS = {
@@ -490,7 +490,7 @@ class ManualEntryForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not (data.get("title") or "").strip() and not (data.get("text") or "").strip():
             raise ValidationError(_("Give the title or the text of the post."))
         return data

@@ -204,7 +204,7 @@ def matching_ids(
             f"SELECT s.rowid FROM {SQLITE_TABLE} s JOIN monitor_mention m ON m.id = s.rowid "
             f"WHERE {SQLITE_TABLE} MATCH %s"
         )
-        params = [match]
+        params: list[Any] = [match]
         if school_ids is not None:
             sql += f" AND m.school_id IN ({','.join('%s' for _ in school_ids) or 'NULL'})"
             params.extend(school_ids)

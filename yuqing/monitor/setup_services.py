@@ -817,6 +817,7 @@ def mention_add_manual(
         ingested = mentions_ingest(source=source, items=[item])
         if ingested.unmatched:
             return ManualResult(None, False, unmatched=True)
+        mention: Mention | None
         if ingested.mention_ids:
             mention = Mention.objects.get(pk=ingested.mention_ids[0])
             created = True

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -105,7 +106,7 @@ def sources(request: HttpRequest) -> HttpResponse:
         "kinds": [(k, Source.Kind(k).label) for k in SOURCE_FORMS],
         "tab": "sources",
     }
-    if request.htmx:
+    if request.htmx:  # type: ignore[attr-defined]
         return render(request, "monitor/setup/_sources_table.html", context)
     return render(request, "monitor/setup/sources.html", context)
 
@@ -396,7 +397,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_manage": _can_manage(request),
         "tab": "imports",
     }
-    if request.htmx:  # the progress card polls itself while the import runs
+    if request.htmx:  # type: ignore[attr-defined]  # the progress card polls itself
         return render(request, "monitor/setup/_import_progress.html", context)
     return render(request, "monitor/setup/import_detail.html", context)
 
@@ -500,7 +501,7 @@ def manual_entry(request: HttpRequest) -> HttpResponse:
 
 
 @require("monitor.view")
-def evidence_file(request: HttpRequest, pk: int) -> HttpResponse:
+def evidence_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     evidence = get_object_or_404(Evidence, pk=pk)
     response = FileResponse(
         evidence.file.open("rb"),

@@ -42,6 +42,7 @@ Run `yuqing COMMAND --help` for the options of one command.
 PASSTHROUGH = {
     "classify": "classify mentions in a JSONL file with the text engine (no database needed)",
     "eval": "measure the text engine against a labelled JSONL file",
+    "proofread": "check a document (.txt .md .html .docx .xlsx .pdf) before it is published",
     "bench": "run the benchmarks and write a JSON report",
     "manage": "run a Django management command (yuqing manage help lists them)",
 }
@@ -576,6 +577,8 @@ def run_passthrough(command: str, rest: list[str]) -> int:
             from yuqing.text.cli import classify_main as entry
         elif command == "eval":
             from yuqing.text.cli import eval_main as entry
+        elif command == "proofread":
+            from yuqing.text.proofread.cli import proofread_main as entry
         else:
             from yuqing.bench import main as entry
     except ImportError as exc:

@@ -267,6 +267,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publishing_verify(args: argparse.Namespace) -> int:
+    from yuqing.publishing.cli import verify_main
+
+    return verify_main(["--quiet"] if args.quiet else [])
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     setup_django()
     from yuqing.audit.services import audit_verify
@@ -694,6 +700,22 @@ def build_parser() -> Parser:
     )
     a.add_argument("--days", type=int, help="keep this many days (180 or more)")
     a.set_defaults(func=cmd_audit_purge)
+
+    p = sub.add_parser(
+        "publishing",
+        help="check the sign-off signatures of published content",
+        description="Publication review records: `verify` checks every signature.",
+    )
+    publishing = p.add_subparsers(
+        dest="publishing_command", metavar="ACTION", required=True, parser_class=Parser
+    )
+    a = publishing.add_parser(
+        "verify",
+        help="report any signed-off draft whose content no longer matches what was signed",
+        description="Check every sign-off signature and signed content; exit 1 on a mismatch.",
+    )
+    a.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    a.set_defaults(func=cmd_publishing_verify)
 
     p = sub.add_parser(
         "demo",

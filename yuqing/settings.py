@@ -290,3 +290,9 @@ FETCH_HOST_SPACING_MS = envint("YUQING_FETCH_HOST_SPACING_MS", 500, minimum=0)
 # intranets and rate-limit heavily.
 RSSHUB_BASE_URL = envstr("YUQING_RSSHUB_URL", "http://127.0.0.1:1200")
 FETCH_LOG_RETENTION_DAYS = envint("YUQING_FETCH_LOG_DAYS", 30, minimum=1)
+
+# --- Security inspection ----------------------------------------------------------------------
+# A school's or bureau's own CA (PEM file) for intranet certificates, trusted beside the system's.
+SECURITY_TLS_CA_FILE = envstr("YUQING_SECURITY_TLS_CA_FILE")
+# Seconds between two connection attempts of the port check on one asset (rate limit).
+SECURITY_PORT_SPACING = envint("YUQING_SECURITY_PORT_SPACING_MS", 20, minimum=0) / 1000

@@ -31,6 +31,8 @@ PUBLIC_VIEWS = {
     "set_language",  # Django's language switch (stores a cookie, nothing else)
     "api:v1:openapi-json",  # the API's description for client generators; holds no data
     "api:v1:api-root",  # django-ninja's URL anchor; always answers 404
+    "cases:public_petition",  # parents write to the school without an account (rate limited)
+    "cases:public_query",  # the petitioner's progress page, opened with their query code
 }
 
 # Token-authenticated API endpoints: a session is no credential there, so every person, signed

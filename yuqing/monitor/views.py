@@ -153,8 +153,15 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
 @require("monitor.manage")
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
-    form = BulkForm(request.POST)
     back = reverse("monitor:index")
+    if request.POST.get("action") == "case":
+        # Opening a case is the cases module's form, prefilled with the selected mentions.
+        ids = [i for i in request.POST.getlist("ids") if i.isdigit()][:200]
+        if not ids:
+            messages.error(request, _("Select at least one mention and an action."))
+            return _back(request, back)
+        return redirect(reverse("cases:new") + "?mentions=" + ",".join(ids))
+    form = BulkForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Select at least one mention and an action."))
         return _back(request, back)

@@ -145,6 +145,60 @@
         };
       });
       return option;
+    },
+    // Appended for the monitoring dashboard (reports/views_dashboard.py).
+    // Stacked areas per day, one per series; a series' "tone" (negative/neutral/positive)
+    // picks its colour so sentiment always reads the same way.
+    stack: function (data) {
+      var option = baseOption(data);
+      var tones = {
+        negative: cssVar("--chart-4", "#d22a2a"),
+        neutral: cssVar("--chart-1", "#1f4e8c"),
+        positive: cssVar("--chart-3", "#1b6e43")
+      };
+      option.legend = { top: 0, right: 8, icon: "roundRect", itemWidth: 10, itemHeight: 10,
+        textStyle: { color: cssVar("--muted", "#5d6877") } };
+      option.grid.top = 32;
+      option.series = (data.series || []).map(function (s, i) {
+        var color = tones[s.tone] || palette()[i % 4];
+        return {
+          name: s.name,
+          type: "line",
+          stack: "total",
+          data: s.data,
+          smooth: 0.2,
+          showSymbol: false,
+          lineStyle: { width: 1.5, color: color },
+          itemStyle: { color: color },
+          areaStyle: { opacity: 0.28, color: color },
+          emphasis: { focus: "series" }
+        };
+      });
+      return option;
+    },
+    // Horizontal bars for a mix (topics, kinds of source): labels on the y axis, largest first.
+    hbar: function (data) {
+      var option = baseOption(data);
+      var labels = (data.labels || []).slice().reverse();
+      option.tooltip.axisPointer = { type: "shadow" };
+      option.yAxis = { type: "category", data: labels, axisTick: { show: false },
+        axisLine: { lineStyle: { color: cssVar("--border-strong", "#c6ccd6") } },
+        axisLabel: { color: cssVar("--muted", "#5d6877") } };
+      option.xAxis = { type: "value", minInterval: 1, min: 0, max: data.empty ? 5 : null,
+        axisLabel: { color: cssVar("--muted", "#5d6877") },
+        splitLine: { lineStyle: { color: cssVar("--chart-grid", "#e8ebf0") } } };
+      option.tooltip.formatter = axisTooltip({ titles: labels, labels: labels });
+      option.series = (data.series || []).map(function (s) {
+        return {
+          name: s.name,
+          type: "bar",
+          data: (s.data || []).slice().reverse(),
+          barMaxWidth: 16,
+          itemStyle: { borderRadius: [0, 3, 3, 0], color: palette()[0] },
+          label: { show: !data.empty, position: "right", color: cssVar("--muted", "#5d6877") }
+        };
+      });
+      return option;
     }
   };
 

@@ -13,8 +13,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {"nav_modules": []}
     match = getattr(request, "resolver_match", None)
     namespace = match.namespace if match else ""
-    current = "home" if namespace == "core" else ("settings" if namespace == "accounts" else namespace)
-    modules = [
-        {"module": m, "active": m.key == current} for m in MODULES if user.can(m.capability)
-    ]
+    current = (
+        "home" if namespace == "core" else ("settings" if namespace == "accounts" else namespace)
+    )
+    modules = [{"module": m, "active": m.key == current} for m in MODULES if user.can(m.capability)]
     return {"nav_modules": modules, "current_module": current}

@@ -45,7 +45,9 @@ def envbool(name: str, default: bool = False) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a yes/no value (use 1/0, true/false, yes/no, on/off)")
 
 
-def envint(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def envint(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default

@@ -126,3 +126,25 @@ def test_it_refuses_private_addresses_not_on_the_allow_list(
     assert report.failed == 1
     with school_scope(school):
         assert Source.objects.get(name="内网").last_error_kind == "blocked_address"
+
+
+def test_it_tells_the_administrators_when_a_source_fails_for_a_day(
+    school: Any, people: dict[str, Any], failing_url: str
+) -> None:
+    from yuqing.alerts.models import Notification
+
+    with school_scope(school):
+        source = Source.objects.create(name="坏源", kind=Source.Kind.FEED, url=failing_url)
+        Source.objects.filter(pk=source.pk).update(
+            last_success_at=timezone.now() - timedelta(days=1, minutes=5)
+        )
+    poll_due()
+    with school_scope(school):
+        notices = Notification.objects.all()
+        assert [n.user for n in notices] == [people["admin"]]
+        assert "坏源" in notices[0].title
+        # Once, not at every failed poll.
+        make_due(school)
+    poll_due()
+    with school_scope(school):
+        assert Notification.objects.count() == 1

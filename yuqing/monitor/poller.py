@@ -193,7 +193,6 @@ def record_outcome(source: Source, outcome: Outcome, seconds: float) -> IngestRe
             since = source.last_success_at or source.created_at
             if source.failing_alerted_at is None and since and now - since >= FAILING_ALERT_AFTER:
                 fields["failing_alerted_at"] = now
-                # The alerts module turns this entry into a notice to the administrators.
                 audit_record(
                     "monitor.source.failing",
                     obj=source,
@@ -203,10 +202,39 @@ def record_outcome(source: Source, outcome: Outcome, seconds: float) -> IngestRe
                         "error": outcome.error,
                     },
                 )
+                notify_admins_source_failing(source, since=since, outcome=outcome)
         Source.objects.filter(pk=source.pk).update(**fields)
         for name, value in fields.items():
             setattr(source, name, value)
     return ingested
+
+
+def notify_admins_source_failing(source: Source, *, since: datetime, outcome: Outcome) -> None:
+    """A source failing for a day: an in-app notice to the school's administrators, once
+    (until the source recovers). Never parked: the poller keeps retrying with backoff."""
+    from django.utils.translation import gettext as _
+
+    from yuqing.accounts.models import RoleAssignment
+    from yuqing.accounts.roles import Role
+    from yuqing.alerts.models import Level, Notification
+
+    admin_ids = set(
+        RoleAssignment.objects.filter(
+            school_id=source.school_id, role=Role.ADMIN, user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
+    when = timezone.localtime(since).strftime("%Y-%m-%d %H:%M")
+    Notification.objects.bulk_create(
+        Notification(
+            school_id=source.school_id,
+            user_id=user_id,
+            level=Level.YELLOW,
+            title=_("Source “%(name)s” has been failing since %(when)s")
+            % {"name": source.name, "when": when},
+            body=f"{outcome.error_kind}: {outcome.error}",
+        )
+        for user_id in sorted(admin_ids)
+    )
 
 
 def poll_due(*, limit: int = 200) -> PollReport:

@@ -176,6 +176,18 @@
       });
       return option;
     },
+    // Several curves to compare (the top events): thin lines, no areas, a legend naming each.
+    multi: function (data) {
+      var option = baseOption(data);
+      option.legend = { top: 0, left: 8, right: 8, type: "scroll", icon: "roundRect",
+        itemWidth: 10, itemHeight: 10, textStyle: { color: cssVar("--muted", "#5d6877") } };
+      option.grid.top = 36;
+      option.series = (data.series || []).map(function (s) {
+        return { name: s.name, type: "line", data: s.data, smooth: 0.2, showSymbol: false,
+          lineStyle: { width: 2 }, emphasis: { focus: "series" } };
+      });
+      return option;
+    },
     // Horizontal bars for a mix (topics, kinds of source): labels on the y axis, largest first.
     hbar: function (data) {
       var option = baseOption(data);

@@ -1,0 +1,236 @@
+"""The monitoring overview dashboard and its full-screen duty-room display (大屏).
+
+Both render the same partial (``reports/_dashboard_body.html``); the display asks for it again
+every minute with htmx, and the charts in it re-initialise themselves (static/yuqing/charts.js).
+
+Every figure is an aggregate over an indexed range of the current school's rows: per-day and
+per-label counts, never rows, so the page stays fast at a million mentions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from typing import Any
+
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from yuqing.core.permissions import require
+from yuqing.reports.compute import _mentions, optional_model, window
+
+RANGES = {"1": 1, "7": 7, "30": 30, "90": 90}
+TOP_EVENTS = 5
+
+
+def parse_range(params: Any, today: dt.date) -> tuple[dt.date, dt.date, str]:
+    """(start, end, key): a preset number of days ending today, or a custom from/to."""
+    key = params.get("range", "30")
+    if key == "custom":
+        try:
+            start = dt.date.fromisoformat(params.get("from", ""))
+            end = dt.date.fromisoformat(params.get("to", ""))
+        except ValueError:
+            key = "30"
+        else:
+            if start > end:
+                start, end = end, start
+            # A year at most: the chart stays readable and the query bounded.
+            start = max(start, end - dt.timedelta(days=365))
+            return start, min(end, today), key
+    days = RANGES.get(key, 30)
+    return today - dt.timedelta(days=days - 1), today, key if key in RANGES else "30"
+
+
+def _locale() -> str:
+    return "EN" if (get_language() or "").startswith("en") else "ZH"
+
+
+def _chart(labels: list[str], series: list[dict[str, Any]], empty_text: str) -> dict[str, Any]:
+    return {
+        "labels": labels,
+        "titles": labels,
+        "series": series,
+        "empty": not any(any(s["data"]) for s in series),
+        "emptyText": empty_text,
+        "locale": _locale(),
+    }
+
+
+def _mix(counts: dict[str, int], choices: Any) -> list[tuple[str, int]]:
+    """Labels with their counts, largest first; labels with none are left out unless all are."""
+    rows = sorted(
+        ((str(label), counts.get(value, 0)) for value, label in choices), key=lambda r: -r[1]
+    )
+    return [r for r in rows if r[1]] or rows
+
+
+def dashboard_context(request: HttpRequest) -> dict[str, Any]:
+    from yuqing.alerts.models import Alert
+    from yuqing.monitor.models import Event, Sentiment, Source, SourceType, Topic
+
+    today = timezone.localdate()
+    start, end, key = parse_range(request.GET, today)
+    tz = timezone.get_current_timezone()
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    labels = [f"{d.month}/{d.day}" for d in days]
+    index = {d: i for i, d in enumerate(days)}
+    qs = _mentions(start, end)
+
+    by_sentiment = {s: [0] * len(days) for s in Sentiment.values}
+    for r in (
+        qs.annotate(day=TruncDate("when_at", tzinfo=tz))
+        .values("day", "sentiment")
+        .annotate(n=Count("id"))
+    ):
+        if r["day"] in index and r["sentiment"] in by_sentiment:
+            by_sentiment[r["sentiment"]][index[r["day"]]] += r["n"]
+    sentiment_chart = _chart(
+        labels,
+        [
+            {"name": str(label), "data": by_sentiment[value], "tone": value}
+            for value, label in Sentiment.choices
+        ],
+        _("No mentions in this range"),
+    )
+    totals = {s: sum(v) for s, v in by_sentiment.items()}
+    total = sum(totals.values())
+
+    topic_rows = dict(qs.values_list("topic").annotate(n=Count("id")).values_list("topic", "n"))
+    topics = _mix(topic_rows, Topic.choices)
+    topic_chart = _chart(
+        [t[0] for t in topics],
+        [{"name": _("Mentions"), "data": [t[1] for t in topics]}],
+        _("No mentions in this range"),
+    )
+    type_rows = dict(
+        qs.values_list("source_type").annotate(n=Count("id")).values_list("source_type", "n")
+    )
+    types = _mix(type_rows, SourceType.choices)
+    source_chart = _chart(
+        [t[0] for t in types],
+        [{"name": _("Mentions"), "data": [t[1] for t in types]}],
+        _("No mentions in this range"),
+    )
+
+    top = list(
+        qs.exclude(event=None)
+        .values("event")
+        .annotate(n=Count("id"))
+        .order_by("-n", "event")[:TOP_EVENTS]
+    )
+    events = {e.pk: e for e in Event.objects.filter(pk__in=[r["event"] for r in top])}
+    curves: dict[int, list[int]] = {r["event"]: [0] * len(days) for r in top}
+    if curves:
+        for r in (
+            qs.filter(event__in=list(curves))
+            .annotate(day=TruncDate("when_at", tzinfo=tz))
+            .values("event", "day")
+            .annotate(n=Count("id"))
+        ):
+            if r["day"] in index:
+                curves[r["event"]][index[r["day"]]] += r["n"]
+    top_events = [
+        {"event": events[r["event"]], "count": r["n"]} for r in top if r["event"] in events
+    ]
+    event_chart = _chart(
+        labels,
+        [
+            {"name": item["event"].title[:16], "data": curves[item["event"].pk]}
+            for item in top_events
+        ],
+        _("No events in this range"),
+    )
+
+    active = Alert.objects.filter(status__in=[Alert.Status.OPEN, Alert.Status.ESCALATED])
+    alert_levels = dict(
+        active.values_list("level").annotate(n=Count("id")).values_list("level", "n")
+    )
+    open_alerts = list(active.select_related("event").order_by("-level", "-created_at")[:6])
+
+    Case = optional_model("cases", "Case")
+    now = timezone.now()
+    open_cases = overdue_cases = None
+    if Case is not None:
+        open_q = Case.objects.exclude(status__in=["closed"])
+        open_cases = open_q.count()
+        overdue_cases = open_q.filter(close_due_at__lt=now).count()
+
+    from yuqing.duty.selectors import overdue_count
+
+    health = Counter(
+        s.health()
+        for s in Source.objects.only(
+            "enabled", "last_polled_at", "consecutive_failures", "last_duration_ms", "kind"
+        )
+    )
+    health_rows = [
+        (value, str(label), health.get(value, 0))
+        for value, label in Source.Health.choices
+        if health.get(value, 0)
+    ]
+    lo, hi = window(start, end)
+    return {
+        "start": start,
+        "end": end,
+        "range_key": key,
+        "ranges": [
+            ("1", _("Today")),
+            ("7", _("7 days")),
+            ("30", _("30 days")),
+            ("90", _("90 days")),
+        ],
+        "total": total,
+        "negative": totals.get("negative", 0),
+        "negative_share": round(100 * totals.get("negative", 0) / total) if total else 0,
+        "risky": qs.filter(risk__gte=3).count(),
+        "new_events": Event.objects.filter(first_at__gte=lo, first_at__lt=hi).count(),
+        "sentiment_chart": sentiment_chart,
+        "topic_chart": topic_chart,
+        "source_chart": source_chart,
+        "event_chart": event_chart,
+        "top_events": top_events,
+        "alert_levels": [(lvl, alert_levels.get(lvl, 0)) for lvl in (4, 3, 2, 1)],
+        "alerts_open": sum(alert_levels.values()),
+        "open_alerts": open_alerts,
+        "open_cases": open_cases,
+        "overdue_cases": overdue_cases,
+        "overdue_items": overdue_count(today),
+        "health_rows": health_rows,
+        "sources_failing": health.get("failing", 0) + health.get("backing_off", 0),
+        "charts_json": {
+            name: json.dumps(chart, ensure_ascii=False)
+            for name, chart in (
+                ("sentiment_chart", sentiment_chart),
+                ("topic_chart", topic_chart),
+                ("source_chart", source_chart),
+                ("event_chart", event_chart),
+            )
+        },
+        "updated": timezone.localtime(),
+        "query": request.GET.urlencode(),
+    }
+
+
+@require("monitor.view")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = dashboard_context(request)
+    if getattr(request, "htmx", False):
+        return render(request, "reports/_dashboard_body.html", context)
+    return render(request, "reports/dashboard.html", context)
+
+
+@require("monitor.view")
+def display(request: HttpRequest) -> HttpResponse:
+    """The duty-room screen: no navigation, large type, refreshes itself every minute."""
+    context = dashboard_context(request)
+    context["display"] = True
+    if getattr(request, "htmx", False):
+        return render(request, "reports/_dashboard_body.html", context)
+    return render(request, "reports/display.html", context)

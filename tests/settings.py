@@ -29,3 +29,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # WhiteNoise warns on every test client when STATIC_ROOT is missing (`yuqing run` creates it).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# One process, and each test clears what it uses: the in-memory cache is enough and fastest.
+# (The database cache's table is still created by the migration: tests/cases/test_cache.py.)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

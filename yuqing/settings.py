@@ -296,3 +296,28 @@ FETCH_LOG_RETENTION_DAYS = envint("YUQING_FETCH_LOG_DAYS", 30, minimum=1)
 SECURITY_TLS_CA_FILE = envstr("YUQING_SECURITY_TLS_CA_FILE")
 # Seconds between two connection attempts of the port check on one asset (rate limit).
 SECURITY_PORT_SPACING = envint("YUQING_SECURITY_PORT_SPACING_MS", 20, minimum=0) / 1000
+
+# --- Cache ------------------------------------------------------------------------------------
+# Shared by every process (web workers, the task worker), so limits such as the public petition
+# form's rate limit count across all of them, not per process. Redis when the deployment has it;
+# otherwise the database cache: it needs nothing new to run, is shared by processes on one
+# machine and by several machines (a bureau running many web servers), and its table is created
+# by yuqing/core/migrations/0001_cache_table.py, so `migrate` is all an install needs.
+CACHE_TABLE = "yuqing_cache"
+CACHES: dict[str, dict[str, object]]
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": envstr("YUQING_QUEUE_NAME", "yuqing"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": CACHE_TABLE,
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }

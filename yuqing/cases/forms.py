@@ -99,6 +99,22 @@ class ResponseForm(forms.Form):
     )
 
 
+class SubmitResponseForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    channels = forms.MultipleChoiceField(
+        label=_("Publish on"),
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The saved draft above goes to publication review as a new draft."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from yuqing.publishing.models import Channel
+
+        super().__init__(*args, **kwargs)
+        self.fields["channels"].choices = Channel.choices  # type: ignore[attr-defined]
+
+
 class ActionForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("Type of entry"),

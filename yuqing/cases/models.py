@@ -342,6 +342,7 @@ class CaseAction(SchoolOwned):
         HANDED_BACK = "handed_back", _("Handed back")
         ROUTED = "routed", _("Routed")
         RESPONSE_DRAFTED = "response_drafted", _("Response drafted")
+        RESPONSE_SUBMITTED = "response_submitted", _("Sent to publication review")
         RESPONSE_PUBLISHED = "response_published", _("Response published")
         EVIDENCE = "evidence", _("Evidence added")
         EDITED = "edited", _("Edited")

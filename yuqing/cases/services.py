@@ -26,8 +26,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yuqing.accounts.models import OrgUnit, User
-from yuqing.alerts.models import Level, Notification
+from yuqing.accounts.models import OrgUnit, School, User
+from yuqing.alerts.models import Channel as AlertChannel
+from yuqing.alerts.models import Delivery, Level, Notification
 from yuqing.audit.services import audit_record
 from yuqing.cases import files, routes
 from yuqing.cases.deadlines import Clock
@@ -708,6 +709,55 @@ def case_hand_back(
     return case
 
 
+def case_response_submit(
+    *,
+    case: Case,
+    version: int,
+    by: Any,
+    channels: Iterable[str],
+    now: dt.datetime | None = None,
+) -> Any:
+    """Send the case's response draft into publication review as a publishing draft.
+
+    The case's version is taken (a double click or a stale page is refused), the draft is
+    created by the publishing module with ``case_id`` (its publication calls
+    ``case_response_published``), and the timeline links to it.
+    """
+    from yuqing.publishing import content
+    from yuqing.publishing.services import draft_create
+
+    now = _now(now)
+    text = (case.response_draft or "").strip()
+    if not text:
+        raise ValidationError(_("Write and save the response draft first."))
+    if not case.is_open:
+        raise ValidationError(_("This action is not possible in the case's current state."))
+    with transaction.atomic():
+        case = _write(case, version=version, by=by, now=now)
+        title = _("Statement on %(title)s") % {"title": case.title}
+        draft = draft_create(
+            author=by,
+            title=title[:200],
+            body=content.markdownish_to_html(text),
+            channels=channels,
+            case_id=case.pk,
+        )
+        _timeline(
+            case,
+            CaseAction.Kind.RESPONSE_SUBMITTED,
+            draft.title,
+            by=by,
+            at=now,
+            data={"draft": draft.pk, "channels": list(draft.channels)},
+        )
+        audit_record(
+            "cases.case.response_submitted",
+            obj=case,
+            changes={"draft": draft.pk, "channels": list(draft.channels)},
+        )
+    return draft
+
+
 def case_response_published(
     *, case: Case, url: str, at: dt.datetime | None = None, by: Any = None
 ) -> Case:
@@ -811,7 +861,59 @@ def case_escalate_overdue(*, case_id: int, now: dt.datetime | None = None) -> bo
             body=f"{what} · {case_url(case)}",
             level=case.level,
         )
+        _queue_overdue_deliveries(case, what, sorted(new), now)
     return True
+
+
+def _queue_overdue_deliveries(
+    case: Case, what: str, keys: Sequence[str], now: dt.datetime
+) -> list[Delivery]:
+    """One escalation delivery per alert channel of the school that takes the case's level.
+
+    The alerts module's queue sends them (claiming, retries, order per channel, giving up
+    visibly): the case only writes the rows, in the same transaction as ``overdue_sent``, so a
+    missed deadline reaches the channels exactly once.
+    """
+    channels = [
+        c
+        for c in AlertChannel.objects.filter(enabled=True).order_by("pk")
+        if case.level in (c.levels or [])
+    ]
+    if not channels:
+        return []
+    school = School.objects.filter(pk=case.school_id).values_list("name", flat=True).first()
+    payload = {
+        "level": int(case.level),
+        "title": f"{_('Overdue')}: {case.number} {case.title}",
+        "summary": what,
+        "url": case_url(case),
+        "lines": [
+            _("Case: %(number)s, status %(status)s")
+            % {"number": case.number, "status": case.get_status_display()},
+            *([_("At: %(step)s") % {"step": case.step_label}] if case.step_label else []),
+        ],
+        "school": school or "",
+        "event": "",
+        "created_at": now.isoformat(),
+        "id": f"case-{case.pk}-{'-'.join(keys)}",
+        "test": False,
+        "timezone": settings.TIME_ZONE,
+    }
+    rows = Delivery.objects.bulk_create(
+        Delivery(
+            school_id=case.school_id,
+            channel=channel,
+            purpose=Delivery.Purpose.ESCALATION,
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for channel in channels
+    )
+    from yuqing.alerts import tasks as alert_tasks
+
+    transaction.on_commit(alert_tasks.deliver_now)
+    return rows
 
 
 # --------------------------------------------------------------------------- petitions

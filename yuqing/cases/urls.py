@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/response/", views.response, name="response"),
+    path("<int:pk>/response/review/", views.response_submit, name="response_submit"),
     path("<int:pk>/action/", views.add_action, name="add_action"),
     path("<int:pk>/evidence/", views.evidence_add, name="evidence_add"),
     path("<int:pk>/evidence/<int:evidence_pk>/", views.evidence_file, name="evidence_file"),

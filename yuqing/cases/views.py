@@ -304,6 +304,10 @@ def _detail_context(request: HttpRequest, case: Case, **forms_: Any) -> dict[str
         "edit_form": forms_.get("edit_form") or forms.CaseEditForm(initial=edit_initial),
         "response_form": forms_.get("response_form")
         or forms.ResponseForm(initial={"version": version, "response_draft": case.response_draft}),
+        "submit_form": forms_.get("submit_form")
+        or forms.SubmitResponseForm(initial={"version": version, "channels": ["website"]}),
+        "review_drafts": list(case.response_drafts.order_by("-created_at", "-id")[:10]),
+        "can_see_drafts": request.user.can("publishing.view"),  # type: ignore[union-attr]
         "action_form": forms_.get("action_form") or forms.ActionForm(),
         "reason_form": forms_.get("reason_form") or forms.ReasonForm(initial={"version": version}),
         "evidence_form": forms_.get("evidence_form") or forms.EvidenceForm(),
@@ -401,6 +405,37 @@ def response(request: HttpRequest, pk: int) -> HttpResponse:
         )
     messages.success(request, _("Response draft saved."))
     return redirect("cases:detail", pk=case.pk)
+
+
+@require("cases.handle")
+@require_POST
+def response_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    form = forms.SubmitResponseForm(request.POST)
+    if form.is_valid():
+        try:
+            draft = services.case_response_submit(
+                case=case,
+                version=form.cleaned_data["version"],
+                by=request.user,
+                channels=form.cleaned_data["channels"],
+            )
+        except services.StaleCase as exc:
+            return _conflict_page(request, case, exc)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Sent to publication review as draft “%(title)s”.") % {"title": draft.title},
+            )
+            return redirect("cases:detail", pk=case.pk)
+    return _render(
+        request,
+        "cases/detail.html",
+        _detail_context(request, case, submit_form=form),
+        status=400,
+    )
 
 
 @require("cases.handle")

@@ -46,7 +46,11 @@ def test_it_spaces_requests_to_one_host_as_seen_by_the_server() -> None:
         arrivals = sorted(hit.at for hit in server.hits)
         gaps = [b - a for a, b in itertools.pairwise(arrivals)]
         assert len(gaps) == 5
-        assert min(gaps) >= 0.3, gaps
+        # The server timestamps arrivals after its own event-loop scheduling, which jitters by
+        # a few milliseconds on a loaded machine; the span of all five gaps cannot be jittered
+        # into compliance, so it is held to the full spacing.
+        assert min(gaps) >= 0.3 - 0.03, gaps
+        assert arrivals[-1] - arrivals[0] >= 5 * 0.3 - 0.01, gaps
 
 
 def test_a_slow_host_does_not_delay_the_others() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_OUT = "var/bench/report.json"
-SUITES = ("text", "collect", "alerts", "monitor")
+SUITES = ("text", "collect", "alerts", "monitor", "latency", "reports")
 
 
 def one_core() -> None:

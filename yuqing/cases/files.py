@@ -8,38 +8,28 @@ MEDIA_ROOT by content hash (the same bytes once) and only ever served as downloa
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
+
+from yuqing.lib import uploads
 
 EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
 PETITION_MAX_BYTES = 5 * 1024 * 1024
 PETITION_MAX_FILES = 3
 
-# (magic, offset, content type, extension); WebP is RIFF....WEBP, MP4 has "ftyp" at 4.
-_TYPES: tuple[tuple[bytes, int, str, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png", ".png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg", ".jpg"),
-    (b"GIF87a", 0, "image/gif", ".gif"),
-    (b"GIF89a", 0, "image/gif", ".gif"),
-    (b"WEBP", 8, "image/webp", ".webp"),
-    (b"%PDF-", 0, "application/pdf", ".pdf"),
-    (b"ftyp", 4, "video/mp4", ".mp4"),
-)
+# extension -> (canonical extension, the kind its content must be)
 _EXTENSIONS = {
-    ".png": ".png",
-    ".jpg": ".jpg",
-    ".jpeg": ".jpg",
-    ".gif": ".gif",
-    ".webp": ".webp",
-    ".pdf": ".pdf",
-    ".mp4": ".mp4",
+    ".png": (".png", "png"),
+    ".jpg": (".jpg", "jpeg"),
+    ".jpeg": (".jpg", "jpeg"),
+    ".gif": (".gif", "gif"),
+    ".webp": (".webp", "webp"),
+    ".pdf": (".pdf", "pdf"),
+    ".mp4": (".mp4", "mp4"),
 }
 PETITION_EXTENSIONS = frozenset({".png", ".jpg", ".gif", ".webp", ".pdf"})
 
@@ -58,7 +48,7 @@ def check_upload(
 ) -> CheckedFile:
     """Read, size-check and type-check one upload; raises ValidationError with the reason."""
     name = PurePath(filename.replace("\\", "/")).name[:255] or "file"
-    ext = _EXTENSIONS.get(PurePath(name).suffix.lower())
+    ext, kind = _EXTENSIONS.get(PurePath(name).suffix.lower(), (None, ""))
     if ext is None or (allowed is not None and ext not in allowed):
         raise ValidationError(
             _("%(name)s: only PNG, JPEG, GIF or WebP images and PDF files are accepted.")
@@ -67,32 +57,19 @@ def check_upload(
             else _("%(name)s: only images (PNG, JPEG, GIF, WebP), PDF and MP4 files are accepted.")
             % {"name": name}
         )
-    file.seek(0)
-    data = file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ValidationError(
-            _("%(name)s is larger than %(mb)s MB.")
-            % {"name": name, "mb": max_bytes // (1024 * 1024)}
-        )
-    if not data:
-        raise ValidationError(_("%(name)s is empty.") % {"name": name})
-    for magic, offset, content_type, real_ext in _TYPES:
-        if data[offset : offset + len(magic)] != magic:
-            continue
-        if real_ext == ".webp" and data[:4] != b"RIFF":
-            continue
-        if real_ext == ext:
-            return CheckedFile(data, hashlib.sha256(data).hexdigest(), content_type, ext, name)
-        break
-    raise ValidationError(
-        _("%(name)s: the content is not the kind of file its name says it is.") % {"name": name}
-    )
+    try:
+        checked = uploads.check_upload(file, allowed={kind}, max_bytes=max_bytes, name=name)
+    except uploads.UploadRejected as exc:
+        if exc.reason == "size":
+            message = _("%(name)s is larger than %(mb)s MB.")
+        elif exc.reason == "empty":
+            message = _("%(name)s is empty.")
+        else:
+            message = _("%(name)s: the content is not the kind of file its name says it is.")
+        raise ValidationError(message % {"name": name, "mb": max_bytes // (1024 * 1024)}) from None
+    return CheckedFile(checked.data, checked.sha256, checked.content_type, ext, name)
 
 
 def store(folder: str, school_id: int, checked: CheckedFile) -> str:
     """Save under MEDIA_ROOT by content hash; the same bytes are stored once."""
-    digest = checked.sha256
-    name = f"{folder}/{school_id}/{digest[:2]}/{digest}{checked.ext}"
-    if not default_storage.exists(name):
-        name = default_storage.save(name, ContentFile(checked.data))
-    return name
+    return uploads.store_by_hash(f"{folder}/{school_id}", checked.sha256, checked.ext, checked.data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,8 +10,6 @@ from pathlib import PurePath
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,36 +27,22 @@ from yuqing.duty.models import (
     StudySession,
     Training,
 )
+from yuqing.lib import uploads
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
-# (magic bytes, offset, content type, extension). Office files are ZIP containers: the
-# extension decides between them, the content must still be a ZIP.
-_TYPES: tuple[tuple[bytes, int, str, str], ...] = (
-    (b"%PDF-", 0, "application/pdf", ".pdf"),
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png", ".png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg", ".jpg"),
-    (b"GIF8", 0, "image/gif", ".gif"),
-    (b"WEBP", 8, "image/webp", ".webp"),
-    (
-        b"PK\x03\x04",
-        0,
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        ".docx",
-    ),
-    (
-        b"PK\x03\x04",
-        0,
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        ".pptx",
-    ),
-    (
-        b"PK\x03\x04",
-        0,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ".xlsx",
-    ),
-)
+# extension -> (content type, the kind its content must be). Office files are ZIP containers:
+# the extension decides between them, the content must still be a ZIP.
+_TYPES: dict[str, tuple[str, str]] = {
+    ".pdf": ("application/pdf", "pdf"),
+    ".png": ("image/png", "png"),
+    ".jpg": ("image/jpeg", "jpeg"),
+    ".gif": ("image/gif", "gif"),
+    ".webp": ("image/webp", "webp"),
+    ".docx": (uploads.CONTENT_TYPES["docx"], "zip"),
+    ".pptx": (uploads.CONTENT_TYPES["pptx"], "zip"),
+    ".xlsx": (uploads.CONTENT_TYPES["xlsx"], "zip"),
+}
 _EXTENSIONS = {".jpeg": ".jpg"}
 PHOTO_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
@@ -77,18 +60,21 @@ def file_check(*, file: IO[bytes], filename: str, photos_only: bool = False) -> 
     """Accept PDF, images and Word/PowerPoint/Excel files up to 20 MB, judged by content."""
     ext = PurePath(filename).suffix.lower()
     ext = _EXTENSIONS.get(ext, ext)
-    file.seek(0)
-    data = file.read(MAX_ATTACHMENT_BYTES + 1)
-    if not data:
-        raise ValidationError({"file": _("The file is empty.")})
-    if len(data) > MAX_ATTACHMENT_BYTES:
-        raise ValidationError({"file": _("The file is larger than 20 MB.")})
-    for magic, offset, content_type, real_ext in _TYPES:
-        if data[offset : offset + len(magic)] == magic and real_ext == ext:
-            if photos_only and content_type not in PHOTO_TYPES:
-                break
-            name = PurePath(filename).name[:255]
-            return CheckedFile(data, hashlib.sha256(data).hexdigest(), content_type, ext, name)
+    content_type, kind = _TYPES.get(ext, ("", ""))
+    if photos_only and content_type not in PHOTO_TYPES:
+        kind = ""
+    try:
+        checked = uploads.check_upload(
+            file, allowed={kind} if kind else set(), max_bytes=MAX_ATTACHMENT_BYTES
+        )
+    except uploads.UploadRejected as exc:
+        if exc.reason == "empty":
+            raise ValidationError({"file": _("The file is empty.")}) from None
+        if exc.reason == "size":
+            raise ValidationError({"file": _("The file is larger than 20 MB.")}) from None
+    else:
+        name = PurePath(filename).name[:255]
+        return CheckedFile(checked.data, checked.sha256, content_type, ext, name)
     if photos_only:
         raise ValidationError({"file": _("Photos must be PNG, JPEG, GIF or WebP images.")})
     raise ValidationError(
@@ -102,10 +88,7 @@ def file_check(*, file: IO[bytes], filename: str, photos_only: bool = False) -> 
 
 
 def _store(school_id: int, checked: CheckedFile) -> str:
-    name = f"duty/{school_id}/{checked.sha256[:2]}/{checked.sha256}{checked.ext}"
-    if not default_storage.exists(name):
-        name = default_storage.save(name, ContentFile(checked.data))
-    return name
+    return uploads.store_by_hash(f"duty/{school_id}", checked.sha256, checked.ext, checked.data)
 
 
 def attachment_add(

@@ -17,7 +17,6 @@ from pathlib import PurePath
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
@@ -27,6 +26,7 @@ from django.utils.translation import gettext as _
 from yuqing.audit.services import audit_record
 from yuqing.core.context import Actor, acting_as
 from yuqing.core.tenancy import all_schools, school_scope
+from yuqing.lib import uploads
 from yuqing.monitor.collect import imports as table_import
 from yuqing.monitor.collect.jsonapi import JsonMapping
 from yuqing.monitor.collect.rsshub import RouteError, build_route, route_spec, rsshub_url
@@ -48,21 +48,14 @@ IMPORT_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 PUSH_MAX_ITEMS = 500
 
 # Evidence types, recognised by their first bytes; the name the browser sent decides nothing.
-_EVIDENCE_TYPES: tuple[tuple[bytes, int, str, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png", ".png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg", ".jpg"),
-    (b"GIF87a", 0, "image/gif", ".gif"),
-    (b"GIF89a", 0, "image/gif", ".gif"),
-    (b"WEBP", 8, "image/webp", ".webp"),
-    (b"%PDF-", 0, "application/pdf", ".pdf"),
-)
+# extension -> (canonical extension, the kind its content must be)
 EVIDENCE_EXTENSIONS = {
-    ".png": ".png",
-    ".jpg": ".jpg",
-    ".jpeg": ".jpg",
-    ".gif": ".gif",
-    ".webp": ".webp",
-    ".pdf": ".pdf",
+    ".png": (".png", "png"),
+    ".jpg": (".jpg", "jpeg"),
+    ".jpeg": (".jpg", "jpeg"),
+    ".gif": (".gif", "gif"),
+    ".webp": (".webp", "webp"),
+    ".pdf": (".pdf", "pdf"),
 }
 
 
@@ -463,24 +456,20 @@ def scheme_test(*, data: Mapping[str, Any], samples: Sequence[tuple[str, str, st
 # -- files ------------------------------------------------------------------------------------
 
 
-def _read_upload(file: IO[bytes], max_bytes: int) -> bytes:
-    file.seek(0)
-    data = file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ValidationError(
-            _("The file is larger than %(mb)s MB.") % {"mb": max_bytes // (1024 * 1024)}
-        )
+def _read_upload(file: IO[bytes], max_bytes: int) -> tuple[bytes, str]:
+    """The upload's bytes and SHA-256; ValidationError when too large or empty."""
+    try:
+        data, digest = uploads.read_upload(file, max_bytes)
+    except uploads.UploadRejected as exc:
+        raise ValidationError(exc.message) from None
     if not data:
         raise ValidationError(_("The file is empty."))
-    return data
+    return data, digest
 
 
 def _store_bytes(folder: str, school_id: int, digest: str, ext: str, data: bytes) -> str:
     """Save under MEDIA_ROOT by content hash; the same bytes are stored once."""
-    name = f"{folder}/{school_id}/{digest[:2]}/{digest}{ext}"
-    if not default_storage.exists(name):
-        name = default_storage.save(name, ContentFile(data))
-    return name
+    return uploads.store_by_hash(f"{folder}/{school_id}", digest, ext, data)
 
 
 # -- imports ----------------------------------------------------------------------------------
@@ -494,7 +483,7 @@ def import_upload(*, file: IO[bytes], filename: str, source: Source, user: Any) 
     if PurePath(filename).suffix.lower() not in IMPORT_EXTENSIONS:
         raise ValidationError({"file": _("Upload a CSV or XLSX file.")})
     try:
-        data = _read_upload(file, table_import.MAX_FILE_BYTES)
+        data, digest = _read_upload(file, table_import.MAX_FILE_BYTES)
     except ValidationError as exc:
         raise ValidationError({"file": exc.messages}) from exc
     try:
@@ -503,7 +492,6 @@ def import_upload(*, file: IO[bytes], filename: str, source: Source, user: Any) 
         raise ValidationError(
             {"file": _("The file cannot be read: %(error)s") % {"error": exc}}
         ) from exc
-    digest = hashlib.sha256(data).hexdigest()
     ext = ".xlsx" if data[:4] == b"PK\x03\x04" else ".csv"
     job = ImportJob(
         source=source,
@@ -725,24 +713,21 @@ class CheckedFile:
 
 def evidence_check(*, file: IO[bytes], filename: str) -> CheckedFile:
     """Refuse anything but a PNG / JPEG / GIF / WebP image or a PDF, up to 10 MB."""
-    ext = EVIDENCE_EXTENSIONS.get(PurePath(filename).suffix.lower())
+    ext, kind = EVIDENCE_EXTENSIONS.get(PurePath(filename).suffix.lower(), (None, ""))
     if ext is None:
         raise ValidationError(
             {"evidence": _("Evidence must be a PNG, JPEG, GIF or WebP image, or a PDF.")}
         )
     try:
-        data = _read_upload(file, EVIDENCE_MAX_BYTES)
-    except ValidationError as exc:
-        raise ValidationError({"evidence": exc.messages}) from exc
-    for magic, offset, content_type, real_ext in _EVIDENCE_TYPES:
-        if data[offset : offset + len(magic)] == magic:
-            if real_ext != ext:
-                break
-            return CheckedFile(
-                data, hashlib.sha256(data).hexdigest(), content_type, ext, PurePath(filename).name
-            )
-    raise ValidationError(
-        {"evidence": _("The file's content is not the image or PDF its name says it is.")}
+        checked = uploads.check_upload(file, allowed={kind}, max_bytes=EVIDENCE_MAX_BYTES)
+    except uploads.UploadRejected as exc:
+        if exc.reason != "type":
+            raise ValidationError({"evidence": [exc.message]}) from None
+        raise ValidationError(
+            {"evidence": _("The file's content is not the image or PDF its name says it is.")}
+        ) from None
+    return CheckedFile(
+        checked.data, checked.sha256, checked.content_type, ext, PurePath(filename).name
     )
 
 

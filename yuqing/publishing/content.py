@@ -18,6 +18,8 @@ from html.parser import HTMLParser
 
 import nh3
 
+from yuqing.lib import uploads
+
 # --------------------------------------------------------------------------- HTML
 
 ALLOWED_TAGS = {
@@ -132,45 +134,21 @@ class FileRefused(ValueError):
     pass
 
 
-def _zip_kind(data: bytes) -> FileType | None:
-    import io
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return None
-    if "[Content_Types].xml" not in names:
-        return None
-    if "word/document.xml" in names:
-        return FileType(
-            "document",
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            "docx",
-        )
-    if "xl/workbook.xml" in names:
-        return FileType(
-            "document", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"
-        )
-    return None
-
-
 def sniff(data: bytes) -> FileType | None:
     """The file's type by its content (never by its name or the browser's claim)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return FileType("image", "image/png", "png")
-    if data.startswith(b"\xff\xd8\xff"):
-        return FileType("image", "image/jpeg", "jpg")
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return FileType("image", "image/gif", "gif")
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return FileType("image", "image/webp", "webp")
-    if data.startswith(b"%PDF-"):
-        return FileType("document", "application/pdf", "pdf")
-    if data.startswith(b"PK\x03\x04"):
-        return _zip_kind(data)
-    return None
+    kind = uploads.sniff_type(data)
+    if kind == "zip":
+        kind = uploads.office_kind(data)
+    if kind is None:
+        return None
+    if kind in uploads.IMAGE_KINDS:
+        group = "image"
+    elif kind in ("pdf", "docx", "xlsx"):
+        group = "document"
+    else:
+        return None
+    extension = "jpg" if kind == "jpeg" else kind
+    return FileType(group, uploads.CONTENT_TYPES[kind], extension)
 
 
 def check_upload(data: bytes) -> FileType:

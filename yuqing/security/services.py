@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from yuqing.accounts.models import User
 from yuqing.audit.services import audit_record
+from yuqing.lib import uploads
 from yuqing.security import guard
 from yuqing.security.checks import CHECKS, CheckContext, Outcome, checks_for
 from yuqing.security.models import (
@@ -682,11 +683,10 @@ class ImportSummary:
 
 
 def _read(file: IO[bytes], limit: int) -> bytes:
-    data = file.read(limit + 1)
-    if len(data) > limit:
-        raise ValidationError(
-            _("The file is larger than %(mb)s MB.") % {"mb": limit // 1024 // 1024}
-        )
+    try:
+        data, _digest = uploads.read_upload(file, limit)
+    except uploads.UploadRejected as exc:
+        raise ValidationError(exc.message) from None
     return data
 
 
@@ -857,51 +857,47 @@ def checklist_rounds_open(*, today: dt.date | None = None) -> int:
     return len(lists)
 
 
-EVIDENCE_TYPES: tuple[tuple[bytes, str, str], ...] = (
-    (b"%PDF-", "application/pdf", ".pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-    (b"PK\x03\x04", "application/zip", ".zip"),  # docx, xlsx (zip containers) too
-)
+EVIDENCE_KINDS = frozenset({"pdf", "png", "jpeg", "zip", "txt"})
 
 
-def sniff_evidence(data: bytes, name: str) -> tuple[str, str]:
-    """(content type, extension) judged by the bytes, never by the name the browser sent."""
-    for magic, ctype, ext in EVIDENCE_TYPES:
-        if data.startswith(magic):
-            if ext == ".zip":
-                lowered = name.lower()
-                for office in (".docx", ".xlsx", ".pptx"):
-                    if lowered.endswith(office):
-                        return ctype, office
-            return ctype, ext
-    try:
-        text = data[:65536].decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is not None and "\x00" not in text:
-        return "text/plain", ".txt"
-    raise ValidationError(
+def _evidence_type(kind: str, name: str) -> tuple[str, str]:
+    """(content type, extension) of a sniffed kind; a ZIP named .docx/.xlsx/.pptx keeps that."""
+    ctype, ext = uploads.CONTENT_TYPES[kind], uploads.EXTENSIONS[kind]
+    if kind == "zip":  # docx, xlsx (zip containers) too
+        lowered = name.lower()
+        for office in (".docx", ".xlsx", ".pptx"):
+            if lowered.endswith(office):
+                return ctype, office
+    return ctype, ext
+
+
+def _not_evidence(name: str) -> ValidationError:
+    return ValidationError(
         _("%(name)s is not a PDF, image, Office document or text file.") % {"name": name}
     )
 
 
 def evidence_add(*, round: ChecklistRound, file: IO[bytes], name: str, user: Any) -> Evidence:
-    data = _read(file, MAX_EVIDENCE_BYTES)
-    if not data:
-        raise ValidationError(_("%(name)s is empty.") % {"name": name})
-    ctype, ext = sniff_evidence(data, name)
-    sha = hashlib.sha256(data).hexdigest()
+    try:
+        checked = uploads.check_upload(file, allowed=EVIDENCE_KINDS, max_bytes=MAX_EVIDENCE_BYTES)
+    except uploads.UploadRejected as exc:
+        if exc.reason == "empty":
+            raise ValidationError(_("%(name)s is empty.") % {"name": name}) from None
+        if exc.reason == "type":
+            raise _not_evidence(name) from None
+        raise ValidationError(exc.message) from None
+    ctype, ext = _evidence_type(checked.kind, name)
+    sha = checked.sha256
     evidence = Evidence(
         round=round,
         name=name[:255],
         sha256=sha,
-        size=len(data),
+        size=checked.size,
         content_type=ctype,
         uploaded_by=user if getattr(user, "pk", None) else None,
         school_id=round.school_id,
     )
-    evidence.file.save(f"{sha[:2]}/{sha}{ext}", ContentFile(data), save=False)
+    evidence.file.save(f"{sha[:2]}/{sha}{ext}", ContentFile(checked.data), save=False)
     evidence.full_clean()
     evidence.save()
     return evidence

@@ -148,3 +148,19 @@ def test_it_tells_the_administrators_when_a_source_fails_for_a_day(
     poll_due()
     with school_scope(school):
         assert Notification.objects.count() == 1
+
+
+def test_the_demo_story_raises_an_alert(school: Any, demo_sources: list[Source]) -> None:
+    import time
+
+    from yuqing.alerts.models import Alert
+    from yuqing.alerts.services import evaluate_pending
+
+    time.sleep(0.1)
+    poll_due()
+    # The ingest commits an evaluation request with the mentions; the worker evaluates it.
+    evaluate_pending()
+    with school_scope(school):
+        alerts = Alert.objects.all()
+        assert alerts.exists()
+        assert max(a.level for a in alerts) >= 3  # the canteen story reaches orange or red

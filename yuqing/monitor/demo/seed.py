@@ -42,3 +42,15 @@ def seed_demo_monitoring(school: Any, *, base_url: str) -> None:
                 # The demo internet listens on a new port after a restart.
                 source.url = url
                 source.save(update_fields=["url"])
+        _seed_demo_alert_rule()
+
+
+def _seed_demo_alert_rule() -> None:
+    """One rule, so that the escalating demo story raises an alert a newcomer can see."""
+    from yuqing.alerts.models import AlertRule
+    from yuqing.alerts.services import rule_save
+
+    if not AlertRule.objects.exists():
+        rule_save(
+            name="风险等级达到黄色", kind=AlertRule.Kind.RISK_LEVEL, level=2, params={"min_risk": 2}
+        )

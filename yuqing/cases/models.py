@@ -22,6 +22,7 @@ from django.utils.translation import pgettext_lazy
 from yuqing.accounts.roles import Role
 from yuqing.alerts.models import Level
 from yuqing.audit.registry import audited
+from yuqing.core.models import StoredFile
 from yuqing.core.tenancy import SchoolOwned
 
 # --------------------------------------------------------------------------- definitions
@@ -377,25 +378,14 @@ MANUAL_ACTIONS = (
 )
 
 
-class CaseEvidence(SchoolOwned):
+class CaseEvidence(StoredFile):
     """A screenshot, document or recording kept with a case, with its SHA-256."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="evidence")
     file = models.FileField(upload_to="cases/", max_length=300)
-    original_name = models.CharField(_("file name"), max_length=255)
-    content_type = models.CharField(max_length=100)
-    size = models.PositiveBigIntegerField()
-    sha256 = models.CharField("SHA-256", max_length=64)
-    uploaded_by = models.ForeignKey(
-        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    uploaded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-uploaded_at"]
-
-    def __str__(self) -> str:
-        return self.original_name
 
 
 # --------------------------------------------------------------------------- petitions

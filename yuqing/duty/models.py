@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from yuqing.audit.registry import audited
+from yuqing.core.models import StoredFile
 from yuqing.core.tenancy import SchoolOwned
 
 
@@ -284,7 +285,7 @@ class EducationActivity(SchoolOwned):
 
 
 @audited()
-class Attachment(SchoolOwned):
+class Attachment(StoredFile):
     """Materials, minutes, evidence and photos: kept under MEDIA_ROOT with their SHA-256."""
 
     class Kind(models.TextChoices):
@@ -307,22 +308,11 @@ class Attachment(SchoolOwned):
         EducationActivity, on_delete=models.CASCADE, null=True, blank=True, related_name="files"
     )
     file = models.FileField(upload_to="duty/", max_length=300)
-    original_name = models.CharField(_("file name"), max_length=255)
-    content_type = models.CharField(max_length=100)
-    size = models.PositiveBigIntegerField()
-    sha256 = models.CharField("SHA-256", max_length=64)
-    uploaded_by = models.ForeignKey(
-        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    uploaded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["uploaded_at", "id"]
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
-
-    def __str__(self) -> str:
-        return self.original_name
 
 
 @audited()

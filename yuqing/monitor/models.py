@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from yuqing.audit.registry import audited
+from yuqing.core.models import StoredFile
 from yuqing.core.tenancy import SchoolOwned
 
 
@@ -481,24 +482,13 @@ class ApiToken(SchoolOwned):
 
 
 @audited()
-class Evidence(SchoolOwned):
+class Evidence(StoredFile):
     """A screenshot or file kept with a mention, with the SHA-256 it had when it arrived."""
 
     mention = models.ForeignKey(Mention, on_delete=models.PROTECT, related_name="evidence")
     file = models.FileField(upload_to="evidence/", max_length=300)
-    original_name = models.CharField(_("file name"), max_length=255)
-    content_type = models.CharField(max_length=100)
-    size = models.PositiveBigIntegerField()
-    sha256 = models.CharField("SHA-256", max_length=64)
-    uploaded_by = models.ForeignKey(
-        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    uploaded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-uploaded_at"]
         verbose_name = _("evidence")
         verbose_name_plural = _("evidence")
-
-    def __str__(self) -> str:
-        return self.original_name

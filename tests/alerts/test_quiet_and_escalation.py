@@ -132,6 +132,8 @@ def test_escalation_targets_is_the_one_replaceable_resolver(
     event, mentions = make_event(school, source, risk=2)
     (alert,) = evaluate(school, event, mentions)
     with school_scope(school):
-        assert services.escalation_targets(alert, 0) == [people["monitor"]]
-        assert services.escalation_targets(alert, 1) == [people["handler"]]
-        assert services.escalation_targets(alert, 9) == []
+        # No handling routes at this school: the policy's ladder of roles.
+        first, second = services.escalation_targets(alert, 0), services.escalation_targets(alert, 1)
+        assert first is not None and first.via == "ladder" and first.users == [people["monitor"]]
+        assert second is not None and second.users == [people["handler"]]
+        assert services.escalation_targets(alert, 9) is None

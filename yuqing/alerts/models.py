@@ -70,10 +70,10 @@ DEFAULT_ESCALATION_ROLES: list[str] = ["monitor", "handler", "reviewer", "admin"
 class AlertPolicy(SchoolOwned):
     """A school's acknowledgement limits and escalation ladder (one row per school).
 
-    ``escalation_roles`` maps a level to an ordered list of roles: position 0 is the first line
-    (who is told at once, besides the subscribers), position *k* is who is told at escalation
-    step *k*. ``services.escalation_targets`` reads it; a case-route resolver can replace that
-    one function later.
+    Alerts escalate along the school's handling routes (the cases module's); only a school
+    without routes uses ``escalation_roles``, a level → ordered list of roles: position 0 is the
+    first line (told at once, besides the subscribers), position *k* is told at escalation step
+    *k*. ``services.escalation_targets`` decides which applies.
     """
 
     ack_minutes = models.JSONField(_("acknowledgement limits (minutes)"), default=dict)
@@ -289,7 +289,9 @@ class Alert(SchoolOwned):
     )
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The route position (or ladder rung) told last, and the sentence that says who and how.
     escalation_step = models.PositiveSmallIntegerField(_("escalation step"), default=0)
+    escalation_note = models.CharField(_("escalation"), max_length=500, blank=True)
     escalate_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:

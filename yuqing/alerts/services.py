@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -536,22 +536,145 @@ def _users_with_role(school_id: int, role: str) -> list[User]:
     return list(User.objects.filter(pk__in=ids, is_active=True).order_by("pk"))
 
 
-def escalation_targets(alert: Alert, step: int) -> list[User]:
-    """Who is told at escalation ``step`` (0 = the first line) of ``alert``.
+@dataclass(frozen=True)
+class EscalationStep:
+    """Who is told at one escalation step of an alert, and how they were found.
 
-    Today: the people holding the role at position ``step`` of the school's ladder for the
-    alert's level. The cases module's route resolver can replace this one function (same
-    signature) to follow the school's handling routes instead.
+    ``via`` says whose route was followed: the alert's case's route, the school's default
+    route, or (a school without handling routes) the alert policy's role ladder. ``position``
+    is the route position (or ladder rung) told; steps passed over on the way are in
+    ``skipped`` with why ("no_unit": the step's unit does not apply to this alert, "nobody":
+    nobody on duty there).
     """
-    roles = policy_for(alert.school_id).roles_for(alert.level)
-    if step >= len(roles):
-        return []
-    return _users_with_role(alert.school_id, roles[step])
+
+    VIA_CASE: ClassVar[str] = "case_route"
+    VIA_SCHOOL: ClassVar[str] = "school_route"
+    VIA_LADDER: ClassVar[str] = "ladder"
+
+    via: str
+    position: int
+    total: int  # steps on the route (rungs on the ladder)
+    label: str  # the step's label, or the role's name on the ladder
+    users: list[User]
+    route_name: str = ""
+    case_number: str = ""
+    skipped: tuple[tuple[int, str, str], ...] = ()
+    administrators: bool = False  # nobody on duty up to the top: the school's administrators
+
+    @property
+    def is_last(self) -> bool:
+        """Nobody above: a further escalation would tell nobody new."""
+        return self.administrators or self.position >= self.total - 1
+
+    def describe(self) -> str:
+        """ "工作专班 (step 4 of 5 of the route “学生事务”)", plus what was passed over."""
+        if self.via == self.VIA_LADDER:
+            where = _(
+                "%(label)s (rung %(n)s of %(total)s of the alert ladder; the school has no "
+                "handling route)"
+            ) % {"label": self.label, "n": self.position + 1, "total": self.total}
+        elif self.administrators:
+            where = _(
+                "the school's administrators (nobody on duty up to the top of the route "
+                "“%(route)s”)"
+            ) % {"route": self.route_name}
+        else:
+            where = _("%(label)s (step %(n)s of %(total)s of the route “%(route)s”)") % {
+                "label": self.label,
+                "n": self.position + 1,
+                "total": self.total,
+                "route": self.route_name,
+            }
+        if self.via == self.VIA_CASE:
+            where += " " + _("of case %(number)s") % {"number": self.case_number}
+        if self.skipped:
+            why = {
+                "no_unit": _("not concerned by this alert"),
+                "nobody": _("nobody on duty"),
+            }
+            passed = "; ".join(
+                f"{label} ({why.get(reason, reason)})" for _pos, label, reason in self.skipped
+            )
+            where += ". " + _("Passed over: %(steps)s") % {"steps": passed}
+        return str(where)
 
 
-def escalation_role(alert: Alert, step: int) -> str:
+def escalation_targets(
+    alert: Alert, step: int, *, on: dt.date | None = None
+) -> EscalationStep | None:
+    """Who is told at escalation ``step`` of ``alert`` (0 = the first line, told at raise).
+
+    The one place that answers "who gets step N":
+
+    1. the alert has an open case with a route: that route, from the step above the one the
+       case is at, with the case's unit;
+    2. else the school has handling routes: the route the cases app gives a new case opened
+       from this alert (``route_for(None)``), with no unit, so steps relative to a class or
+       department are passed over;
+    3. else (no routes at all): the alert policy's ladder of roles for the alert's level.
+
+    Route step N is resolved by the cases app (``routes.resolve``): the people on duty there
+    today (inactive people and recorded absences left out); a step with nobody is passed over
+    for the next one up, and past the top the school's administrators are told. None means
+    nobody is left above (the top was already told).
+    """
+    from yuqing.cases import routes
+    from yuqing.cases.models import Case, Route
+
+    case = (
+        Case.objects.filter(alert_id=alert.pk, route__isnull=False, closed_at=None)
+        .select_related("route", "org_unit")
+        .order_by("-pk")
+        .first()
+        if alert.pk
+        else None
+    )
+    route: Route | None
+    if case is not None:
+        via, route, unit = EscalationStep.VIA_CASE, case.route, case.org_unit
+        start = max(step, case.step_index + 1) if step > 0 else step
+    elif Route.objects.exists():  # route_for() would seed routes for a school without any
+        via, route, unit, start = EscalationStep.VIA_SCHOOL, routes.route_for(None), None, step
+    else:
+        route = None
+    total = route.steps.count() if route is not None else 0
+    if route is None or total == 0:
+        return _ladder_step(alert, step)
+    if start >= total:
+        return None
+    found = routes.resolve(route, start, unit, on=on)
+    assert found is not None  # upward resolution always finds someone
+    return EscalationStep(
+        via=via,
+        position=found.index,
+        total=total,
+        label=found.label,
+        users=list(found.users),
+        route_name=route.name,
+        case_number=case.number if case is not None else "",
+        skipped=tuple(found.skipped),
+        administrators=found.fallback,
+    )
+
+
+def _ladder_step(alert: Alert, step: int) -> EscalationStep | None:
+    """The first rung from ``step`` of the policy's role ladder with someone holding it."""
     roles = policy_for(alert.school_id).roles_for(alert.level)
-    return str(Role(roles[step]).label) if step < len(roles) and roles[step] in Role.values else ""
+    skipped: list[tuple[int, str, str]] = []
+    for position in range(step, len(roles)):
+        label = str(Role(roles[position]).label) if roles[position] in Role.values else ""
+        users = _users_with_role(alert.school_id, roles[position])
+        if users:
+            return EscalationStep(
+                via=EscalationStep.VIA_LADDER,
+                position=position,
+                total=len(roles),
+                label=label,
+                users=users,
+                skipped=tuple(skipped),
+            )
+        skipped.append((position, label or roles[position], "nobody"))
+    return None
 
 
 def _notify(users: Iterable[User], alert: Alert, title: str, body: str) -> None:
@@ -629,7 +752,14 @@ def _plan_alert(alert: Alert, policy: AlertPolicy, now: dt.datetime) -> list[Del
                     alert, sub.user, sub.channel, payload, Delivery.Purpose.ALERT, now, prefs_cache
                 )
             )
-    people.extend(escalation_targets(alert, 0))
+    first_line = escalation_targets(alert, 0, on=timezone.localdate(now))
+    if first_line is not None:
+        people.extend(first_line.users)
+        alert.escalation_step = first_line.position
+        alert.escalation_note = (_("First line: %(who)s.") % {"who": first_line.describe()})[:500]
+        Alert.objects.filter(pk=alert.pk).update(
+            escalation_step=alert.escalation_step, escalation_note=alert.escalation_note
+        )
     _notify(people, alert, str(alert), alert.reason)
     Delivery.objects.bulk_create(deliveries)
     _after_commit_deliver()
@@ -713,52 +843,50 @@ def alerts_escalate_due(*, now: dt.datetime | None = None) -> int:
 
 
 def alert_escalate(*, alert_id: int, now: dt.datetime) -> bool:
+    """Tell the next people on the alert's route (see ``escalation_targets``), once per step."""
     with transaction.atomic():
         alert = Alert.objects.filter(pk=alert_id).first()
         if alert is None or alert.escalate_at is None or alert.escalate_at > now:
             return False
-        policy = policy_for(alert.school_id)
-        roles = policy.roles_for(alert.level)
-        limit = policy.ack_limit(alert.level)
-        step = alert.escalation_step + 1
-        targets: list[User] = []
-        while step < len(roles):
-            targets = escalation_targets(alert, step)
-            if targets:
-                break
-            step += 1  # nobody holds this role at the school: the next rung is told
-        further = step + 1 < len(roles) and limit is not None
+        limit = policy_for(alert.school_id).ack_limit(alert.level)
+        target = escalation_targets(alert, alert.escalation_step + 1, on=timezone.localdate(now))
+        waited = int((now - alert.created_at).total_seconds() // 60)
+        if target is not None:
+            note = _(
+                "Escalated: not acknowledged within %(minutes)s minutes; now sent to %(who)s."
+            ) % {"minutes": waited, "who": target.describe()}
+        else:
+            note = _(
+                "Not acknowledged within %(minutes)s minutes, and nobody is left above on "
+                "the route."
+            ) % {"minutes": waited}
+        further = target is not None and not target.is_last and limit is not None
         won = Alert.objects.filter(
             pk=alert.pk,
             escalate_at=alert.escalate_at,
             status__in=[Alert.Status.OPEN, Alert.Status.ESCALATED],
         ).update(
             status=Alert.Status.ESCALATED,
-            escalation_step=min(step, len(roles)),
+            escalation_step=target.position if target is not None else alert.escalation_step,
+            escalation_note=note[:500],
             escalate_at=(now + limit) if (further and limit) else None,
         )
         if not won:
             return False  # acknowledged meanwhile, or another worker escalated it
         alert.refresh_from_db()
-        waited = int((now - alert.created_at).total_seconds() // 60)
-        role = escalation_role(alert, step) if targets else ""
-        note = (
-            _(
-                "Escalated: not acknowledged within %(minutes)s minutes; now sent to %(role)s "
-                "(step %(step)s)."
-            )
-            % {"minutes": waited, "role": role, "step": step}
-            if targets
-            else _(
-                "Not acknowledged within %(minutes)s minutes, and nobody is left on the "
-                "escalation ladder."
-            )
-            % {"minutes": waited}
-        )
+        targets = target.users if target is not None else []
         audit_record(
             "alerts.alert.escalated",
             obj=alert,
-            changes={"step": step, "role": role, "targets": [u.username for u in targets]},
+            changes={
+                "via": target.via if target else "",
+                "route": target.route_name if target else "",
+                "step": target.position if target else None,
+                "label": target.label if target else "",
+                "skipped": [label for _p, label, _why in target.skipped] if target else [],
+                "administrators": bool(target and target.administrators),
+                "targets": [u.username for u in targets],
+            },
         )
         if targets:
             payload = build_payload(alert, note=note)

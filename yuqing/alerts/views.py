@@ -111,7 +111,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "deliveries": alert.deliveries.select_related("channel", "user").order_by("id")[:100],
         "event_url": _event_url(alert.event_id),
         "can_handle": request.user.can("cases.handle"),  # type: ignore[union-attr]
-        "next_role": services.escalation_role(alert, alert.escalation_step + 1),
+        "next_step": (
+            services.escalation_targets(alert, alert.escalation_step + 1)
+            if alert.escalate_at
+            else None
+        ),
     }
     if _is_htmx(request) and request.htmx.target == "alert-state":  # type: ignore[attr-defined]
         return render(request, "alerts/_alert_state.html", context)

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from yuqing.alerts.models import Channel, Delivery, Notification
+from yuqing.alerts.models import Channel, Delivery
 from yuqing.audit.services import audit_record
 from yuqing.core.tenancy import all_schools, school_scope
 
@@ -234,19 +234,17 @@ def _record_outcome(
 def _tell_admins_of_loss(d: Delivery, error: str) -> None:
     """A message given up on is never silent: the school's administrators see it in the app."""
     from yuqing.accounts.models import RoleAssignment
+    from yuqing.alerts import services
 
     admins = set(RoleAssignment.objects.filter(role="admin").values_list("user_id", flat=True))
     title = f"{d.channel.name}: {error[:120] or 'delivery failed'}"
-    Notification.objects.bulk_create(
-        Notification(
-            school_id=d.school_id,
-            user_id=uid,
-            alert_id=d.alert_id,
-            level=int(d.payload.get("level") or 1),
-            title=title[:300],
-            body=str(d.payload.get("title", ""))[:300],
-        )
-        for uid in sorted(admins)
+    services.notification_send(
+        sorted(admins),
+        title=title,
+        body=str(d.payload.get("title", ""))[:300],
+        level=int(d.payload.get("level") or 1),
+        alert=d.alert,
+        school_id=d.school_id,
     )
 
 

@@ -39,11 +39,12 @@ from yuqing.alerts.models import (
     Subscription,
 )
 from yuqing.audit.services import audit_record
-from yuqing.core.tenancy import all_schools, school_scope
+from yuqing.core.tenancy import all_schools, require_scope, school_scope
 
 EVALUATION_LEASE = dt.timedelta(minutes=5)
 MAX_EVALUATION_ATTEMPTS = 3
 MAX_MENTION_IDS = 50
+NOTIFICATION_BODY_LIMIT = 4000
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -677,24 +678,47 @@ def _ladder_step(alert: Alert, step: int) -> EscalationStep | None:
     return None
 
 
-def _notify(users: Iterable[User], alert: Alert, title: str, body: str) -> None:
-    seen: set[int] = set()
-    rows = []
-    for user in users:
-        if user.pk in seen:
-            continue
-        seen.add(user.pk)
-        rows.append(
-            Notification(
-                school_id=alert.school_id,
-                user=user,
-                alert=alert,
-                level=alert.level,
-                title=title[:300],
-                body=body,
-            )
+def notification_send(
+    users: Iterable[User | int | None],
+    *,
+    title: str,
+    body: str = "",
+    level: int = Level.BLUE,
+    alert: Alert | None = None,
+    school_id: int | None = None,
+) -> int:
+    """The one way to put an in-app notification (the top bar's bell) in front of people.
+
+    ``users`` may be people or their ids, with repeats and Nones; each active person gets one
+    row. The school is the alert's, else ``school_id``, else the scope's writable school.
+    Returns how many were written.
+    """
+    if int(level) not in Level.values:
+        raise ValueError(f"notification level must be 1–4, not {level!r}")
+    if alert is not None:
+        school_id = alert.school_id
+    if school_id is None:
+        school_id = require_scope().writable
+        if school_id is None:
+            raise ValueError("a notification needs a school; the scope has none to write")
+    wanted = list(dict.fromkeys(u if isinstance(u, int) else u.pk for u in users if u is not None))
+    if not wanted:
+        return 0
+    active = set(User.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
+    rows = [
+        Notification(
+            school_id=school_id,
+            user_id=pk,
+            alert=alert,
+            level=int(level),
+            title=str(title)[:300],
+            body=str(body)[:NOTIFICATION_BODY_LIMIT],
         )
+        for pk in wanted
+        if pk in active
+    ]
     Notification.objects.bulk_create(rows)
+    return len(rows)
 
 
 def _person_delivery(
@@ -760,7 +784,7 @@ def _plan_alert(alert: Alert, policy: AlertPolicy, now: dt.datetime) -> list[Del
         Alert.objects.filter(pk=alert.pk).update(
             escalation_step=alert.escalation_step, escalation_note=alert.escalation_note
         )
-    _notify(people, alert, str(alert), alert.reason)
+    notification_send(people, alert=alert, level=alert.level, title=str(alert), body=alert.reason)
     Delivery.objects.bulk_create(deliveries)
     _after_commit_deliver()
     return deliveries
@@ -909,7 +933,13 @@ def alert_escalate(*, alert_id: int, now: dt.datetime) -> bool:
                         )
                     )
             Delivery.objects.bulk_create(deliveries)
-            _notify(targets, alert, f"{_('Escalated')}: {alert}", note)
+            notification_send(
+                targets,
+                alert=alert,
+                level=alert.level,
+                title=f"{_('Escalated')}: {alert}",
+                body=note,
+            )
             _after_commit_deliver()
     return True
 

@@ -95,19 +95,38 @@ def try_claim(
         )
 
 
-async def _send_all(deliveries: list[Delivery]) -> list[Any]:
+def _messages(deliveries: list[Delivery]) -> list[Any]:
+    """Each delivery's message in its school's wording for the channel (read before the async
+    sending starts: the database is not used from the event loop)."""
+    from yuqing.alerts import services
+    from yuqing.alerts.templating import TemplateCache
+
+    cache = TemplateCache()
+    out: list[Any] = []
+    for d in deliveries:
+        try:
+            message = services.message_from_payload(d.payload)
+        except Exception as exc:  # a bad stored payload fails this delivery only
+            out.append(exc)
+            continue
+        out.append(cache.message(d.school_id, d.channel.kind, message))
+    return out
+
+
+async def _send_all(deliveries: list[Delivery], messages: list[Any]) -> list[Any]:
     from yuqing.alerts import services
     from yuqing.alerts.transports import SendResult, get_transport
     from yuqing.lib.http import HttpClient
 
     async with HttpClient(allow_hosts=services.allow_hosts(), total_timeout=15) as client:
 
-        async def one(d: Delivery) -> Any:
+        async def one(d: Delivery, message: Any) -> Any:
             try:
                 transport = get_transport(
                     d.channel.kind, allow_custom_endpoint=services.allow_custom_endpoint()
                 )
-                message = services.message_from_payload(d.payload)
+                if isinstance(message, Exception):
+                    raise message
                 return await transport.send(
                     d.channel.config, message, client=client, delivery_id=f"yuqing-{d.pk}"
                 )
@@ -115,7 +134,9 @@ async def _send_all(deliveries: list[Delivery]) -> list[Any]:
                 log.exception("delivery %s failed inside the transport", d.pk)
                 return SendResult(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
 
-        return list(await asyncio.gather(*(one(d) for d in deliveries)))
+        return list(
+            await asyncio.gather(*(one(d, m) for d, m in zip(deliveries, messages, strict=True)))
+        )
 
 
 def send_claimed(deliveries: list[Delivery], *, now: dt.datetime | None = None) -> DeliveryReport:
@@ -137,7 +158,7 @@ def send_claimed(deliveries: list[Delivery], *, now: dt.datetime | None = None) 
             )
         else:
             ready.append(d)
-    results = asyncio.run(_send_all(ready)) if ready else []
+    results = asyncio.run(_send_all(ready, _messages(ready))) if ready else []
     for d, result in zip(ready, results, strict=True):
         _record_outcome(
             d,

@@ -305,3 +305,39 @@ class PolicyForm(forms.Form):
 
 class BacktestForm(RuleForm):
     pass
+
+
+class MessageTemplateForm(forms.Form):
+    """The parts of one channel kind's message at one level, as Django templates."""
+
+    subject = forms.CharField(
+        label=_("Subject"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "mono"}),
+        help_text=_("E-mail subject, DingTalk notification title, Feishu card header."),
+    )
+    text = forms.CharField(
+        label=_("Text"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 14, "class": "mono"}),
+        help_text=_("Plain text for e-mail and webhooks; markdown for the robots."),
+    )
+    html = forms.CharField(
+        label=_("HTML"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 14, "class": "mono"}),
+        help_text=_("The e-mail's HTML part; every value is escaped."),
+    )
+
+    def __init__(self, *args: Any, parts: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in list(self.fields):
+            if name not in parts:
+                del self.fields[name]
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        for name, problems in exc.message_dict.items():
+            self.add_error(name if name in self.fields else None, problems)

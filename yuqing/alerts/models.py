@@ -424,3 +424,41 @@ class EvaluationRequest(SchoolOwned):
 
     class Meta:
         ordering = ["id"]
+
+
+@audited(
+    actions={
+        "created": "alerts.template.saved",
+        "changed": "alerts.template.saved",
+        "deleted": "alerts.template.reset",
+    }
+)
+class MessageTemplate(SchoolOwned):
+    """A school's own wording of the messages one channel kind sends at one level.
+
+    No row: the built-in wording. The parts are Django templates over a fixed set of
+    variables (``templating.VARIABLES``), checked when saved; see ``templating.py``.
+    """
+
+    channel_kind = models.CharField(_("channel kind"), max_length=20, choices=Channel.Kind.choices)
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    subject = models.TextField(_("subject"), blank=True)
+    text = models.TextField(_("text"), blank=True)
+    html = models.TextField(_("HTML"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "channel_kind", "level"],
+                name="messagetemplate_one_per_kind_level",
+            )
+        ]
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_kind_display()} · {self.get_level_display()}"

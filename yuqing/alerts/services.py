@@ -34,6 +34,7 @@ from yuqing.alerts.models import (
     Delivery,
     EvaluationRequest,
     Level,
+    MessageTemplate,
     Notification,
     PersonPrefs,
     Subscription,
@@ -1063,8 +1064,10 @@ def channel_send_test(
     return delivery
 
 
-def preview_for(channel_kind: str, alert_level: int) -> Any:
-    """A sample message of ``alert_level`` as ``channel_kind`` would send it."""
+def preview_for(channel_kind: str, alert_level: int, *, parts: dict[str, str] | None = None) -> Any:
+    """A sample message of ``alert_level`` as ``channel_kind`` would send it: in the school's
+    own template for that kind and level when it has one (or in ``parts``, a draft)."""
+    from yuqing.alerts import templating
     from yuqing.alerts.transports import preview
 
     payload = {
@@ -1083,7 +1086,58 @@ def preview_for(channel_kind: str, alert_level: int) -> Any:
         "test": False,
         "timezone": settings.TIME_ZONE,
     }
-    return preview(channel_kind, message_from_payload(payload))
+    message = message_from_payload(payload)
+    if parts is None:
+        row = MessageTemplate.objects.filter(channel_kind=channel_kind, level=alert_level).first()
+        parts = templating.parts_of(row) if row is not None else None
+    return preview(channel_kind, templating.apply(message, channel_kind, parts))
+
+
+def _template_kind_level(channel_kind: str, level: int) -> None:
+    from yuqing.alerts import templating
+
+    if channel_kind not in templating.PARTS:
+        raise ValidationError({"channel_kind": _("Unknown channel kind.")})
+    if int(level) not in Level.values:
+        raise ValidationError({"level": _("Choose levels from blue to red.")})
+
+
+def template_for(channel_kind: str, level: int) -> MessageTemplate | None:
+    """The school's own template for a channel kind and level; None: the built-in wording."""
+    return MessageTemplate.objects.filter(channel_kind=channel_kind, level=int(level)).first()
+
+
+def template_save(
+    *, channel_kind: str, level: int, parts: dict[str, str], by: User | None = None
+) -> MessageTemplate:
+    """Store the school's wording for a channel kind and level; a template that is not valid
+    (syntax, a refused tag or filter, an unknown variable) is never stored."""
+    from yuqing.alerts import templating
+
+    _template_kind_level(channel_kind, level)
+    errors = templating.check_parts(channel_kind, parts)
+    if errors:
+        raise ValidationError(errors)
+    row = template_for(channel_kind, level) or MessageTemplate(
+        channel_kind=channel_kind, level=int(level)
+    )
+    for part in ("subject", "text", "html"):
+        setattr(row, part, parts.get(part, "") if part in templating.PARTS[channel_kind] else "")
+    row.updated_by = by
+    row.assign_school()
+    row.full_clean()
+    row.save()  # audited: alerts.template.saved, with the before and after text
+    return row
+
+
+def template_reset(*, channel_kind: str, level: int) -> bool:
+    """Back to the built-in wording; False when the school had none of its own."""
+    _template_kind_level(channel_kind, level)
+    row = template_for(channel_kind, level)
+    if row is None:
+        return False
+    row.delete()  # audited: alerts.template.reset
+    return True
 
 
 def notifications_mark_read(*, user: User, now: dt.datetime | None = None) -> int:

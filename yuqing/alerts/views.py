@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -22,7 +22,14 @@ from django.views.decorators.http import require_POST
 from yuqing.accounts.models import User
 from yuqing.alerts import services
 from yuqing.alerts.delivery import channel_backlog
-from yuqing.alerts.forms import ChannelForm, PolicyForm, PrefsForm, RuleForm, SubscriptionForm
+from yuqing.alerts.forms import (
+    ChannelForm,
+    MessageTemplateForm,
+    PolicyForm,
+    PrefsForm,
+    RuleForm,
+    SubscriptionForm,
+)
 from yuqing.alerts.models import (
     LEVELS,
     Alert,
@@ -320,6 +327,93 @@ def channel_preview(request: HttpRequest, pk: int) -> HttpResponse:
         "alerts/_preview.html",
         {"channel": channel, "preview": shown, "level": level, "levels": Level.choices},
     )
+
+
+# --------------------------------------------------------------------------- message templates
+
+
+def _template_target(kind: str, level: int) -> tuple[str, int]:
+    from yuqing.alerts import templating
+
+    if kind not in templating.PARTS or level not in Level.values:
+        raise Http404
+    return kind, level
+
+
+@require("alerts.manage")
+def template_list(request: HttpRequest) -> HttpResponse:
+    from yuqing.alerts.models import MessageTemplate
+
+    own = {(t.channel_kind, t.level): t for t in MessageTemplate.objects.all()}
+    rows = [
+        (value, label, [(lv, own.get((value, lv))) for lv, _name in Level.choices])
+        for value, label in Channel.Kind.choices
+    ]
+    return render(request, "alerts/template_list.html", {"rows": rows, "levels": Level.choices})
+
+
+@require("alerts.manage")
+def template_edit(request: HttpRequest, kind: str, level: int) -> HttpResponse:
+    from yuqing.alerts import templating
+
+    kind, level = _template_target(kind, level)
+    parts = templating.PARTS[kind]
+    own = services.template_for(kind, level)
+    preview = None
+    if request.method == "POST":
+        form = MessageTemplateForm(request.POST, parts=parts)
+        if form.is_valid():
+            draft = {p: form.cleaned_data.get(p, "") for p in parts}
+            errors = templating.check_parts(kind, draft)
+            if "preview" in request.POST:
+                if errors:
+                    form.add_service_errors(ValidationError(errors))
+                else:
+                    preview = services.preview_for(kind, level, parts=draft)
+            else:
+                try:
+                    services.template_save(
+                        channel_kind=kind,
+                        level=level,
+                        parts=draft,
+                        by=request.user,  # type: ignore[arg-type]
+                    )
+                except ValidationError as exc:
+                    form.add_service_errors(exc)
+                else:
+                    messages.success(request, _("Message template saved."))
+                    return redirect("alerts:template_edit", kind=kind, level=level)
+    else:
+        initial = templating.parts_of(own) if own else templating.default_parts(kind)
+        form = MessageTemplateForm(initial=initial, parts=parts)
+        preview = services.preview_for(kind, level)
+    return render(
+        request,
+        "alerts/template_form.html",
+        {
+            "form": form,
+            "kind": kind,
+            "kind_label": Channel.Kind(kind).label,
+            "level": level,
+            "own": own,
+            "preview": preview,
+            "variables": templating.VARIABLES.items(),
+            "syntax_help": _(
+                "Django template language: {{ title }}, {% if school %}…{% endif %}, "
+                "{% for line in lines %}…{% endfor %}. Tags that load, include or switch "
+                "off escaping are refused."
+            ),
+        },
+    )
+
+
+@require("alerts.manage")
+@require_POST
+def template_reset(request: HttpRequest, kind: str, level: int) -> HttpResponseBase:
+    kind, level = _template_target(kind, level)
+    if services.template_reset(channel_kind=kind, level=level):
+        messages.success(request, _("Back to the built-in wording."))
+    return redirect("alerts:template_edit", kind=kind, level=level)
 
 
 # --------------------------------------------------------------------------- people

@@ -147,6 +147,11 @@ class Message:
     id: str = ""  # the alert's id: receivers fold repeats of one alert with it
     test: bool = False  # a "send test message" press, not a real alert
     timezone: str = DEFAULT_TIMEZONE  # times are shown to people in this zone
+    # A school's own template for the channel and level, already rendered by the alerts app
+    # (yuqing/alerts/templating.py); empty: the built-in rendering below.
+    custom_subject: str = ""
+    custom_text: str = ""
+    custom_html: str = ""
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -193,6 +198,8 @@ class Message:
     @property
     def heading(self) -> str:
         """ "【红色预警】title", with 【测试】 in front of a test message."""
+        if self.custom_subject:
+            return clean(self.custom_subject, TITLE_LIMIT)
         prefix = "【测试】" if self.test else ""
         return f"{prefix}【{self.level_info.label}】{self.clean_title}"
 
@@ -204,6 +211,8 @@ class Message:
 
     def render_text(self, channel: str = "text") -> str:
         """The body for ``channel``: "text" (e-mail, webhook) or a robot's markdown."""
+        if self.custom_text:
+            return self.custom_text
         try:
             flavour = FLAVOURS[channel]
         except KeyError:
@@ -213,7 +222,7 @@ class Message:
     def render_html(self, channel: str = "email") -> str:
         if channel != "email":
             raise ValueError(f"no HTML template for channel {channel!r}")
-        return render_email_html(self)
+        return self.custom_html or render_email_html(self)
 
 
 # --------------------------------------------------------------------------- templates

@@ -125,3 +125,32 @@ def test_only_managers_edit_templates(people: Any) -> None:
     url = reverse("alerts:template_edit", args=["email", 1])
     assert _client(people["staff"]).get(url).status_code == 403
     assert _client(people["staff"]).post(url, {"text": "x"}).status_code == 403
+
+
+def test_a_schools_in_app_template_words_the_bell_notifications(
+    school: Any, source: Any, people: Any
+) -> None:
+    from yuqing.alerts.models import Notification
+
+    risk_rule(school, min_risk=1)
+    with school_scope(school):
+        services.template_save(
+            channel_kind="inapp",
+            level=3,
+            parts={"subject": "橙色！{{ title }}", "text": "{{ summary }}\n请打开：{{ url }}"},
+        )
+    event, mentions = make_event(school, source, risk=3, title="宿舍 <i>漏水</i>")
+    (alert,) = evaluate(school, event, mentions)
+    with school_scope(school):
+        note = Notification.objects.get(user=people["monitor"], alert=alert)
+    assert note.title == "橙色！宿舍 <i>漏水</i>"
+    assert alert.reason in note.body and "请打开：http" in note.body
+
+    other_event, other = make_event(school, source, risk=2, title="黄色的事")
+    (yellow,) = evaluate(school, other_event, other)
+    with school_scope(school):
+        plain = Notification.objects.get(user=people["monitor"], alert=yellow)
+    assert plain.title == str(yellow) and plain.body == yellow.reason  # no template: built-in
+
+    page = _client(people["admin"]).get(reverse("alerts:template_edit", args=["inapp", 3]))
+    assert "橙色！" in page.content.decode()  # the preview shows the school's wording

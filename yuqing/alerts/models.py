@@ -426,6 +426,11 @@ class EvaluationRequest(SchoolOwned):
         ordering = ["id"]
 
 
+# Every channel kind, and the in-app notification (the bell), which is no transport.
+INAPP = "inapp"
+TEMPLATE_KINDS = [*Channel.Kind.choices, (INAPP, _("In the app"))]
+
+
 @audited(
     actions={
         "created": "alerts.template.saved",
@@ -440,7 +445,7 @@ class MessageTemplate(SchoolOwned):
     variables (``templating.VARIABLES``), checked when saved; see ``templating.py``.
     """
 
-    channel_kind = models.CharField(_("channel kind"), max_length=20, choices=Channel.Kind.choices)
+    channel_kind = models.CharField(_("channel kind"), max_length=20, choices=TEMPLATE_KINDS)
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
     subject = models.TextField(_("subject"), blank=True)
     text = models.TextField(_("text"), blank=True)

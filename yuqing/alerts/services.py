@@ -25,6 +25,7 @@ from yuqing.accounts.models import RoleAssignment, School, User
 from yuqing.accounts.roles import Role
 from yuqing.alerts import rules as rules_mod
 from yuqing.alerts.models import (
+    INAPP,
     LEVELS,
     URGENT_LEVELS,
     Alert,
@@ -785,7 +786,8 @@ def _plan_alert(alert: Alert, policy: AlertPolicy, now: dt.datetime) -> list[Del
         Alert.objects.filter(pk=alert.pk).update(
             escalation_step=alert.escalation_step, escalation_note=alert.escalation_note
         )
-    notification_send(people, alert=alert, level=alert.level, title=str(alert), body=alert.reason)
+    title, body = inapp_wording(alert, payload, title=str(alert), body=alert.reason)
+    notification_send(people, alert=alert, level=alert.level, title=title, body=body)
     Delivery.objects.bulk_create(deliveries)
     _after_commit_deliver()
     return deliveries
@@ -934,12 +936,13 @@ def alert_escalate(*, alert_id: int, now: dt.datetime) -> bool:
                         )
                     )
             Delivery.objects.bulk_create(deliveries)
+            title, body = inapp_wording(alert, payload, title=str(alert), body=note)
             notification_send(
                 targets,
                 alert=alert,
                 level=alert.level,
-                title=f"{_('Escalated')}: {alert}",
-                body=note,
+                title=f"{_('Escalated')}: {title}",
+                body=body,
             )
             _after_commit_deliver()
     return True
@@ -1090,7 +1093,28 @@ def preview_for(channel_kind: str, alert_level: int, *, parts: dict[str, str] | 
     if parts is None:
         row = MessageTemplate.objects.filter(channel_kind=channel_kind, level=alert_level).first()
         parts = templating.parts_of(row) if row is not None else None
-    return preview(channel_kind, templating.apply(message, channel_kind, parts))
+    shown = templating.apply(message, channel_kind, parts)
+    if channel_kind == INAPP:
+        from yuqing.alerts.transports import Preview
+
+        return Preview(
+            kind=INAPP,
+            subject=shown.custom_subject or f"[{Level(alert_level).label}] {shown.clean_title}",
+            text=shown.custom_text or shown.clean_summary,
+        )
+    return preview(channel_kind, shown)
+
+
+def inapp_wording(
+    alert: Alert, payload: dict[str, Any], *, title: str, body: str
+) -> tuple[str, str]:
+    """Title and body of an alert's in-app notification: the school's in-app template for the
+    alert's level when it has one (over ``payload``, the message the channels get), else
+    ``title`` and ``body``."""
+    from yuqing.alerts.templating import TemplateCache
+
+    message = TemplateCache().message(alert.school_id, INAPP, message_from_payload(payload))
+    return (message.custom_subject or title, message.custom_text or body)
 
 
 def _template_kind_level(channel_kind: str, level: int) -> None:

@@ -59,6 +59,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "dingtalk": ("subject", "text"),
     "feishu": ("subject", "text"),
     "webhook": ("text",),
+    "inapp": ("subject", "text"),  # the notification's title and body, shown escaped
 }
 MARKDOWN_KINDS = frozenset({"wecom", "dingtalk", "feishu"})
 MAX_TEMPLATE_CHARS = 20_000
@@ -202,6 +203,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "dingtalk": {"subject": _HEADING, "text": _DINGTALK},
     "feishu": {"subject": _HEADING, "text": _FEISHU},
     "webhook": {"text": _TEXT},
+    "inapp": {"subject": "[{{ level_name }}] {{ title }}", "text": "{{ summary }}"},
 }
 
 

@@ -32,6 +32,7 @@ from yuqing.alerts.forms import (
 )
 from yuqing.alerts.models import (
     LEVELS,
+    TEMPLATE_KINDS,
     Alert,
     AlertRule,
     Channel,
@@ -347,7 +348,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
     own = {(t.channel_kind, t.level): t for t in MessageTemplate.objects.all()}
     rows = [
         (value, label, [(lv, own.get((value, lv))) for lv, _name in Level.choices])
-        for value, label in Channel.Kind.choices
+        for value, label in TEMPLATE_KINDS
     ]
     return render(request, "alerts/template_list.html", {"rows": rows, "levels": Level.choices})
 
@@ -393,7 +394,7 @@ def template_edit(request: HttpRequest, kind: str, level: int) -> HttpResponse:
         {
             "form": form,
             "kind": kind,
-            "kind_label": Channel.Kind(kind).label,
+            "kind_label": dict(TEMPLATE_KINDS)[kind],
             "level": level,
             "own": own,
             "preview": preview,

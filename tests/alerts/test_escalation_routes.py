@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
 
 from tests.alerts.conftest import evaluate, make_event, risk_rule, webhook_channel
 from tests.conftest import make_user
@@ -28,8 +31,6 @@ START = dt.datetime(2025, 3, 12, 23, 0, tzinfo=SHANGHAI)
 
 @pytest.fixture(autouse=True)
 def _in_english() -> Any:
-    from django.utils import translation
-
     with translation.override("en"):
         yield
 
@@ -117,6 +118,12 @@ def test_it_follows_a_two_step_route_and_says_which_route_and_step(
         alert.refresh_from_db()
         assert alert.escalation_step == 0
         assert "政教处" in alert.escalation_note and "舆情处置" in alert.escalation_note
+        client = Client()
+        client.force_login(people["handler"])
+        with translation.override("zh-hans"):  # the page's own language, reset afterwards
+            page = client.get(reverse("alerts:detail", args=[alert.pk])).content.decode()
+        assert "→ 领导小组" in page  # who is next, on the alert's page
+        assert "First line: 政教处 (step 1 of 2" in page  # stored as written at raise
 
         clock.shift(dt.timedelta(minutes=14))
         assert services.alerts_escalate_due() == 0

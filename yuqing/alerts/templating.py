@@ -4,8 +4,8 @@ The template language is Django's, on an engine of its own with no loaders and n
 limited further when a template is saved:
 
 - only the tags in ``ALLOWED_TAGS`` (no ``load``, ``include``, ``extends``, ``debug``,
-  ``autoescape``...), and no ``safe``/``safeseq`` filter, so nothing can switch escaping off
-  or reach a file;
+  ``autoescape``...) and the filters in ``ALLOWED_FILTERS`` (no ``safe``), loops nested two
+  deep at most, so nothing can switch escaping off, reach a file or take long to render;
 - only the variables in ``VARIABLES`` (and names a ``for``/``with`` in the template binds);
 - the template must render on sample data.
 
@@ -108,7 +108,38 @@ ALLOWED_TAGS = frozenset(
         "endverbatim",
     }
 )
-REFUSED_FILTERS = frozenset({"safe", "safeseq", "pprint"})
+# Filters are allowed by name: none that switches escaping off (safe) or that can be told to
+# build a huge string (center, ljust, stringformat, floatformat with a width or precision).
+ALLOWED_FILTERS = frozenset(
+    {
+        "add",
+        "capfirst",
+        "cut",
+        "default",
+        "default_if_none",
+        "divisibleby",
+        "escape",
+        "first",
+        "force_escape",
+        "join",
+        "last",
+        "length",
+        "linebreaks",
+        "linebreaksbr",
+        "lower",
+        "pluralize",
+        "slice",
+        "striptags",
+        "title",
+        "truncatechars",
+        "truncatewords",
+        "upper",
+        "urlencode",
+        "wordcount",
+        "yesno",
+    }
+)
+MAX_LOOP_DEPTH = 2  # lines within summary lines at most: a save must render at once
 
 _HTML_ENGINE = Engine(debug=True, autoescape=True, libraries={}, loaders=[])
 _TEXT_ENGINE = Engine(debug=True, autoescape=False, libraries={}, loaders=[])
@@ -264,6 +295,23 @@ def _bound_names(node: Node) -> set[str]:
     return names
 
 
+def _loop_depth(nodelist: Any) -> int:
+    deepest = 0
+    for node in nodelist:
+        inner = max(
+            (
+                _loop_depth(getattr(node, name))
+                for name in node.child_nodelists
+                if hasattr(node, name)
+            ),
+            default=0,
+        )
+        if isinstance(node, IfNode):
+            inner = max([inner, *(_loop_depth(nl) for _c, nl in node.conditions_nodelists)])
+        deepest = max(deepest, inner + (1 if isinstance(node, ForNode) else 0))
+    return deepest
+
+
 def _names_and_filters(expression: FilterExpression) -> Iterator[tuple[str, str]]:
     """("var", name) for each variable an expression reads, ("filter", name) per filter."""
     if isinstance(expression.var, Variable) and expression.var.lookups:
@@ -301,14 +349,16 @@ def check(part: str, source: str) -> str | None:
     for node in nodes:
         for expression in _expressions(node):
             for what, name in _names_and_filters(expression):
-                if what == "filter" and name in REFUSED_FILTERS:
+                if what == "filter" and name not in ALLOWED_FILTERS:
                     filters.add(name)
                 elif what == "var" and name not in VARIABLES and name not in bound:
                     unknown.add(name)
     if filters:
-        return _("These filters are not allowed in message templates: %(filters)s.") % {
-            "filters": ", ".join(sorted(filters))
-        }
+        return _(
+            "These filters are not allowed in message templates: %(filters)s. Allowed: %(allowed)s."
+        ) % {"filters": ", ".join(sorted(filters)), "allowed": ", ".join(sorted(ALLOWED_FILTERS))}
+    if _loop_depth(template.nodelist) > MAX_LOOP_DEPTH:
+        return _("Loops may be nested %(n)s deep at most.") % {"n": MAX_LOOP_DEPTH}
     if unknown:
         return _("Unknown variables: %(names)s. Available: %(known)s.") % {
             "names": ", ".join(sorted(unknown)),

@@ -589,7 +589,10 @@ class EscalationStep:
                 "route": self.route_name,
             }
         if self.via == self.VIA_CASE:
-            where += " " + _("of case %(number)s") % {"number": self.case_number}
+            where = _("%(where)s of case %(number)s") % {
+                "where": where,
+                "number": self.case_number,
+            }
         if self.skipped:
             why = {
                 "no_unit": _("not concerned by this alert"),
@@ -598,7 +601,7 @@ class EscalationStep:
             passed = "; ".join(
                 f"{label} ({why.get(reason, reason)})" for _pos, label, reason in self.skipped
             )
-            where += ". " + _("Passed over: %(steps)s") % {"steps": passed}
+            where = _("%(where)s. Passed over: %(steps)s") % {"where": where, "steps": passed}
         return str(where)
 
 

@@ -23,7 +23,7 @@ from yuqing.accounts.models import OrgUnit, RoleAssignment, User
 from yuqing.accounts.roles import Role
 from yuqing.audit.services import audit_record
 from yuqing.core.tenancy import all_schools, school_scope
-from yuqing.publishing import checks, content, signing
+from yuqing.publishing import checks, content, live, signing
 from yuqing.publishing.models import (
     Attachment,
     Channel,
@@ -547,6 +547,7 @@ def _claim(pk: int, now: dt.datetime) -> bool:
 def publications_watch_due(*, now: dt.datetime | None = None, limit: int = 50) -> WatchReport:
     now = now or timezone.now()
     report = WatchReport()
+    templates: dict[str, frozenset[str]] = {}
     with all_schools():
         due = list(
             Publication.objects.filter(next_check_at__lte=now)
@@ -557,7 +558,7 @@ def publications_watch_due(*, now: dt.datetime | None = None, limit: int = 50) -
         with school_scope(school_id):
             if not _claim(pk, now):
                 continue
-            status = publication_check(publication_id=pk, now=now)
+            status = publication_check(publication_id=pk, now=now, templates=templates)
         report.checked += 1
         if status == Publication.WatchStatus.MATCHES:
             report.matched += 1
@@ -568,48 +569,16 @@ def publications_watch_due(*, now: dt.datetime | None = None, limit: int = 50) -
     return report
 
 
-def _fetch_text(url: str) -> tuple[str | None, str]:
-    from yuqing.lib.http import fetch_sync
-    from yuqing.monitor.collect.pages import extract_article
+def publication_check(
+    *,
+    publication_id: int,
+    now: dt.datetime | None = None,
+    templates: dict[str, frozenset[str]] | None = None,
+) -> str:
+    """Fetch the live page, compare its text with the signed revision, alert on a change.
 
-    result = fetch_sync(
-        url,
-        allow_hosts=settings.FETCH_ALLOW_HOSTS,
-        max_bytes=settings.FETCH_MAX_BYTES,
-        total_timeout=float(settings.FETCH_TIMEOUT_SECONDS),
-    )
-    if not result.ok:
-        return None, f"{result.error}: {result.error_message}"[:500]
-    page = result.text()
-    item = extract_article(page, url)
-    if item is None or not item.text:
-        return None, "no article text found on the page"
-    return item.text, ""
-
-
-def matches_signed(observed: str, revision: Revision) -> bool:
-    """Whether the live text still holds the signed text, every character of it, in order.
-
-    Text the extractor keeps around the article (a menu item before, a footer after) is not
-    tampering; anything missing, replaced or inserted *inside* the signed text is.
+    ``templates`` caches each site's template lines for one round of checks.
     """
-    import difflib
-
-    seen = content.normalize_for_compare(observed)
-    want = content.normalize_for_compare(revision.text)
-    if not want:
-        return True
-    matcher = difflib.SequenceMatcher(None, want, seen, autojunk=False)
-    for op, i1, _i2, _j1, _j2 in matcher.get_opcodes():
-        if op in ("delete", "replace"):
-            return False
-        if op == "insert" and 0 < i1 < len(want):
-            return False
-    return True
-
-
-def publication_check(*, publication_id: int, now: dt.datetime | None = None) -> str:
-    """Fetch the live page, compare its text with the signed revision, alert on a change."""
     now = now or timezone.now()
     publication = Publication.objects.select_related("revision", "draft").get(pk=publication_id)
     every = dt.timedelta(minutes=settings_for(publication.school_id).watch_minutes)
@@ -617,20 +586,31 @@ def publication_check(*, publication_id: int, now: dt.datetime | None = None) ->
         status, error, diff = Publication.WatchStatus.NOT_WATCHED, "", ""
         next_at = now + every
     else:
-        observed, error = _fetch_text(publication.url)
+        observed, error = live.fetch_text(publication.url)
         if observed is None:
             status, diff, next_at = Publication.WatchStatus.ERROR, "", now + RETRY_AFTER_ERROR
-        elif matches_signed(observed, publication.revision):
-            status, diff, next_at = Publication.WatchStatus.MATCHES, "", now + every
         else:
-            status, next_at = Publication.WatchStatus.CHANGED, now + every
-            diff = content.unified(
-                publication.revision.text,
+            templates = {} if templates is None else templates
+            home = live.home_url(publication.url)
+            if home not in templates:
+                templates[home] = live.template_lines(publication.url)
+            seen = live.compare_with_signed(
                 observed,
-                old_name=_("signed"),
-                new_name=_("live page"),
+                signed=publication.revision.text,
+                title=publication.revision.title,
+                template=templates[home],
             )
-            _raise_tamper_alert(publication, observed, diff, now)
+            if seen.matches:
+                status, diff, next_at = Publication.WatchStatus.MATCHES, "", now + every
+            else:
+                status, next_at = Publication.WatchStatus.CHANGED, now + every
+                diff = content.unified(
+                    publication.revision.text,
+                    seen.relevant,
+                    old_name=_("signed"),
+                    new_name=_("live page"),
+                )
+                _raise_tamper_alert(publication, seen.relevant, diff, now)
     Publication.objects.filter(pk=publication.pk).update(
         watch_status=status,
         last_checked_at=now,

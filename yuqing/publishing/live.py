@@ -25,11 +25,16 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from yuqing.publishing import content
+
+if TYPE_CHECKING:
+    from yuqing.lib.http import HttpResult
+    from yuqing.monitor.collect.types import Item
 
 # A furniture line: short, and starting with one of the labels sites print around an article.
 FURNITURE_MAX_CHARS = 80
@@ -41,29 +46,37 @@ _FURNITURE = re.compile(
 )
 
 
-def fetch_html(url: str) -> tuple[str | None, str, str]:
-    """(page HTML or None, error, final URL) through the guarded client."""
+def fetch(url: str) -> HttpResult:
+    """GET through the guarded client: private addresses only where settings allow them."""
     from yuqing.lib.http import fetch_sync
 
-    result = fetch_sync(
+    return fetch_sync(
         url,
         allow_hosts=settings.FETCH_ALLOW_HOSTS,
         max_bytes=settings.FETCH_MAX_BYTES,
         total_timeout=float(settings.FETCH_TIMEOUT_SECONDS),
     )
+
+
+def fetch_html(url: str) -> tuple[str | None, str, str]:
+    """(page HTML or None, error, final URL)."""
+    result = fetch(url)
     if not result.ok:
         return None, f"{result.error}: {result.error_message}"[:500], url
     return result.text(), "", result.final_url or url
 
 
-def article_text(html: str, url: str) -> str | None:
-    """The page's main text as the monitor extracts it; None when there is none."""
+def article(html: str, url: str) -> Item | None:
+    """The page's title and main text as the monitor extracts them; None when there is none."""
     from yuqing.monitor.collect.pages import extract_article
 
     item = extract_article(html, url)
-    if item is None or not item.text:
-        return None
-    return item.text
+    return item if item is not None and item.text else None
+
+
+def article_text(html: str, url: str) -> str | None:
+    item = article(html, url)
+    return item.text if item is not None else None
 
 
 def fetch_text(url: str) -> tuple[str | None, str]:
@@ -173,3 +186,80 @@ def compare_with_signed(
                 matches = False
     relevant = "\n".join(line for k, line in enumerate(lines) if k not in skipped)
     return Comparison(matches=matches, relevant=relevant)
+
+
+# --------------------------------------------------------------------------- the site's new pages
+
+_SITEMAP = re.compile(rb"<(?:[\w-]+:)?(?:urlset|sitemapindex)\b")
+_FEED = re.compile(rb"<(?:rss|feed|rdf:RDF)\b|^\s*\{")
+
+
+@dataclass
+class Listing:
+    kind: str  # "sitemap", "sitemap_index", "feed" or "page"
+    links: list[str]
+    errors: list[str]
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _sitemap(body: bytes) -> Listing:
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
+    try:
+        root = etree.fromstring(body, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        return Listing("sitemap", [], [f"sitemap: {exc}"])
+    if root is None:
+        return Listing("sitemap", [], ["sitemap: empty document"])
+    kind = "sitemap_index" if etree.QName(root).localname == "sitemapindex" else "sitemap"
+    entries: list[tuple[str, str]] = []
+    for element in root:
+        if not isinstance(element.tag, str):
+            continue
+        values = {
+            etree.QName(child).localname: (child.text or "").strip()
+            for child in element
+            if isinstance(child.tag, str)
+        }
+        if values.get("loc"):
+            entries.append((values.get("lastmod", ""), values["loc"]))
+    # Newest first (W3C dates sort as text); entries without a date keep their order, last.
+    dated = sorted((e for e in entries if e[0]), key=lambda e: e[0], reverse=True)
+    return Listing(kind, [loc for _, loc in dated + [e for e in entries if not e[0]]], [])
+
+
+def read_listing(body: bytes, *, url: str, headers: dict[str, str], selector: str = "") -> Listing:
+    """The page addresses listed in a sitemap, an RSS/Atom/JSON feed or an HTML list page."""
+    head = body[:2048]
+    if _SITEMAP.search(head):
+        return _sitemap(body)
+    if _FEED.search(head.lstrip()):
+        from yuqing.monitor.collect.feeds import parse_feed
+
+        parsed = parse_feed(body, url=url, headers=headers)
+        return Listing("feed", [item.url for item in parsed.items if item.url], parsed.errors)
+    from yuqing.lib.http import decode_body
+    from yuqing.monitor.collect.pages import discover_links
+
+    text = decode_body(body, headers.get("content-type", "")).text
+    try:
+        links = discover_links(text, url, selector=selector or None)
+    except Exception as exc:  # a bad selector (lxml/cssselect raise several kinds)
+        return Listing("page", [], [f"list page: {type(exc).__name__}: {exc}"])
+    return Listing("page", links, [])
+
+
+def text_without_furniture(text: str, *, title: str, template: frozenset[str]) -> str:
+    norm_title = content.normalize_for_compare(title)
+    return "\n".join(
+        line
+        for line in (raw.strip() for raw in (text or "").splitlines())
+        if line
+        and not is_furniture(
+            content.normalize_for_compare(line), title=norm_title, template=template
+        )
+    )

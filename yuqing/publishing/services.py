@@ -97,6 +97,25 @@ def _clean_hosts(hosts: Iterable[str]) -> list[str]:
     return sorted(set(out))
 
 
+def _clean_listings(entries: Iterable[str], hosts: set[str]) -> list[str]:
+    """ "URL" or "URL CSS-selector" per entry, each on one of the school's own hosts."""
+    out: list[str] = []
+    for raw in entries:
+        url, _sep, selector = raw.strip().partition(" ")
+        if not url:
+            continue
+        if not url.lower().startswith(("http://", "https://")) or not live.host_of(url):
+            raise ValidationError(
+                {"watch_listings": _("Enter an http or https address: %(u)s") % {"u": raw}}
+            )
+        if live.host_of(url) not in hosts:
+            raise ValidationError(
+                {"watch_listings": _("%(u)s is not on one of the school's own sites.") % {"u": url}}
+            )
+        out.append(f"{url} {selector.strip()}".strip())
+    return list(dict.fromkeys(out))
+
+
 def settings_update(
     *,
     school_id: int,
@@ -107,6 +126,7 @@ def settings_update(
     watch_minutes: int,
     leaders: dict[str, list[str]] | None = None,
     use_seeded: bool = True,
+    watch_listings: Iterable[str] | None = None,
 ) -> CheckSettings:
     row = settings_for(school_id)
     row.use_seeded = use_seeded
@@ -122,6 +142,10 @@ def settings_update(
     if not 5 <= int(watch_minutes) <= 7 * 24 * 60:
         raise ValidationError({"watch_minutes": _("Enter minutes from 5 to 10080.")})
     row.watch_minutes = int(watch_minutes)
+    if watch_listings is not None:
+        row.watch_listings = _clean_listings(
+            watch_listings, set(row.watch_hosts) | _own_source_hosts(school_id)
+        )
     row.full_clean()
     row.save()
     return row
@@ -465,7 +489,7 @@ def finding_override(*, draft: Draft, user: User, key: str, reason: str) -> Find
 # --------------------------------------------------------------------------- publication
 
 
-def _case_published(draft_id: int, url: str, user: User) -> None:
+def _case_published(draft_id: int, url: str, user: User | None) -> None:
     """Close the loop on the case the response was drafted in."""
     from yuqing.cases.services import case_response_published
 
@@ -475,9 +499,18 @@ def _case_published(draft_id: int, url: str, user: User) -> None:
 
 
 def publication_record(
-    *, draft: Draft, user: User, channel: str, url: str, published_at: dt.datetime | None = None
+    *,
+    draft: Draft,
+    user: User | None,
+    channel: str,
+    url: str,
+    published_at: dt.datetime | None = None,
+    found_by: str = Publication.FoundBy.HAND,
+    similarity: float | None = None,
+    found_on: str = "",
 ) -> Publication:
-    """Where the signed text went live; the tamper watch starts from here."""
+    """Where the signed text went live (entered, or found by the site watch with ``user``
+    None); the tamper watch starts from here."""
     if draft.status not in (Draft.Status.APPROVED, Draft.Status.PUBLISHED):
         raise ValidationError(_("Only a signed-off draft can be recorded as published."))
     if channel not in Channel.values:
@@ -493,6 +526,9 @@ def publication_record(
         url=url.strip(),
         published_at=published_at or timezone.now(),
         recorded_by=user,
+        found_by=found_by,
+        similarity=similarity,
+        found_on=found_on,
         watch_status=(
             Publication.WatchStatus.PENDING if host_ok else Publication.WatchStatus.NOT_WATCHED
         ),
@@ -510,18 +546,34 @@ def publication_record(
         audit_record(
             "publishing.draft.published",
             obj=draft,
-            changes={"url": publication.url, "channel": channel, "revision": revision.number},
+            changes={
+                "url": publication.url,
+                "channel": channel,
+                "revision": revision.number,
+                "found_by": found_by,
+                **({"similarity": round(similarity, 3)} if similarity is not None else {}),
+            },
         )
         if draft.case_id:
             _case_published(draft.pk, publication.url, user)
     return publication
 
 
-def _host_registered(school_id: int, url: str) -> bool:
-    from urllib.parse import urlsplit
+def school_hosts(school_id: int) -> set[str]:
+    """The hosts of the school's own sites: those in the check settings, and those of the
+    monitor's sources marked as the school's own site. Only these are fetched."""
+    return set(settings_for(school_id).watch_hosts or []) | _own_source_hosts(school_id)
 
-    host = (urlsplit(url).hostname or "").lower()
-    return bool(host) and host in set(settings_for(school_id).watch_hosts or [])
+
+def _own_source_hosts(school_id: int) -> set[str]:
+    from yuqing.monitor.models import Source
+
+    own = Source.objects.filter(school_id=school_id, is_own=True).exclude(url="")
+    return {live.host_of(url) for url in own.values_list("url", flat=True)} - {""}
+
+
+def _host_registered(school_id: int, url: str) -> bool:
+    return live.host_of(url) in school_hosts(school_id)
 
 
 # --------------------------------------------------------------------------- tamper watch

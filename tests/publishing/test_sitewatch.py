@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from tests.publishing.conftest import approve, fresh
+from tests.publishing.conftest import fresh, own_sites, signed
 from tests.publishing.test_watch import CMS_PAGE, LiveSite
 from yuqing.alerts.models import Notification
 from yuqing.audit.models import AuditEntry
@@ -66,21 +66,14 @@ def site(settings: Any) -> Iterator[LiveSite]:
     live.server.shutdown()
 
 
-def _signed(draft: Any, people: dict[str, Any]) -> Any:
-    workflow.review_submit(draft=draft, user=people["staff"])
-    for user in (people["admin"], people["reviewer"], people["reviewer"]):
-        approve(draft, user)
-    return fresh(draft)
-
-
 def test_it_finds_where_signed_drafts_went_live_on_the_schools_own_site(
     people: dict[str, Any], draft: Any, site: LiveSite
 ) -> None:
     from yuqing.publishing.services import draft_create
 
     school_id = draft.school_id
-    sports = _signed(draft, people)
-    meeting = _signed(
+    sports = signed(draft, people)
+    meeting = signed(
         draft_create(
             author=people["staff"], title="高三年级召开家长会", body=MEETING, channels=["website"]
         ),
@@ -118,15 +111,7 @@ def test_it_finds_where_signed_drafts_went_live_on_the_schools_own_site(
     site.pages["/rss.xml"] = rss(site.base, "/news/4.html", library.title)
 
     # The school's own site: a sitemap in the check settings, a feed as the monitor's source.
-    services.settings_update(
-        school_id=school_id,
-        forbidden_words=[],
-        formulations=[],
-        confusions=[],
-        watch_hosts=["127.0.0.1"],
-        watch_minutes=30,
-        watch_listings=[site.base + "/sitemap.xml"],
-    )
+    own_sites(school_id, ["127.0.0.1"], [site.base + "/sitemap.xml"])
     Source.objects.create(
         school_id=school_id,
         name="学校官网新闻",
@@ -163,7 +148,7 @@ def test_it_finds_where_signed_drafts_went_live_on_the_schools_own_site(
     assert audited.get().changes["found_by"] == "watch"
 
     # The library notice is signed after its page appeared: the next round finds it.
-    library = _signed(library, people)
+    library = signed(library, people)
     with use_scope(None):
         report = sitewatch.site_watch_all()
     assert report.pages_read == 0  # no page is fetched twice
@@ -200,35 +185,24 @@ def test_it_only_takes_listings_on_the_schools_own_hosts(
     people: dict[str, Any], draft: Any
 ) -> None:
     with pytest.raises(ValidationError, match="not on one of the school's own sites"):
-        services.settings_update(
-            school_id=draft.school_id,
-            forbidden_words=[],
-            formulations=[],
-            confusions=[],
-            watch_hosts=["www.yucai.edu.cn"],
-            watch_minutes=60,
-            watch_listings=["https://evil.example.com/sitemap.xml"],
-        )
+        own_sites(draft.school_id, ["www.yucai.edu.cn"], ["https://evil.example.com/sitemap.xml"])
     with pytest.raises(ValidationError, match="http or https"):
-        services.settings_update(
-            school_id=draft.school_id,
-            forbidden_words=[],
-            formulations=[],
-            confusions=[],
-            watch_hosts=["www.yucai.edu.cn"],
-            watch_minutes=60,
-            watch_listings=["file:///etc/passwd"],
-        )
-    row = services.settings_update(
-        school_id=draft.school_id,
-        forbidden_words=[],
-        formulations=[],
-        confusions=[],
-        watch_hosts=["www.yucai.edu.cn"],
-        watch_minutes=60,
-        watch_listings=["https://www.yucai.edu.cn/news/  ul.list a"],
+        own_sites(draft.school_id, ["www.yucai.edu.cn"], ["file:///etc/passwd"])
+    row = own_sites(
+        draft.school_id, ["www.yucai.edu.cn"], ["https://www.yucai.edu.cn/news/  ul.list a"]
     )
     assert row.watch_listings == ["https://www.yucai.edu.cn/news/ ul.list a"]
     assert sitewatch.listings_for(draft.school_id) == [
         sitewatch.ListingSpec("https://www.yucai.edu.cn/news/", "ul.list a")
+    ]
+    # A website in the security register is one of the school's own sites too.
+    from yuqing.security.models import Asset
+
+    Asset.objects.create(kind="website", name="新闻网", url="https://news.yucai.edu.cn/")
+    row = own_sites(
+        draft.school_id, ["www.yucai.edu.cn"], ["https://news.yucai.edu.cn/sitemap.xml"]
+    )
+    assert services.school_hosts(draft.school_id) == {"www.yucai.edu.cn", "news.yucai.edu.cn"}
+    assert sitewatch.listings_for(draft.school_id) == [
+        sitewatch.ListingSpec("https://news.yucai.edu.cn/sitemap.xml", "")
     ]

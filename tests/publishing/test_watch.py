@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tests.publishing.conftest import approve, fresh
+from tests.publishing.conftest import approve, fresh, own_sites, signed
 from yuqing.alerts.models import Alert, Notification
 from yuqing.core.tenancy import use_scope
 from yuqing.publishing import services, workflow
@@ -97,18 +97,8 @@ def live_site(settings: Any) -> Iterator[LiveSite]:
 def test_it_raises_an_alert_when_the_live_page_no_longer_shows_the_signed_text(
     people: dict[str, Any], draft: Any, live_site: LiveSite
 ) -> None:
-    services.settings_update(
-        school_id=draft.school_id,
-        forbidden_words=[],
-        formulations=[],
-        confusions=[],
-        watch_hosts=["127.0.0.1"],
-        watch_minutes=30,
-    )
-    workflow.review_submit(draft=draft, user=people["staff"])
-    for user in (people["admin"], people["reviewer"], people["reviewer"]):
-        approve(draft, user)
-    draft = fresh(draft)
+    own_sites(draft.school_id, ["127.0.0.1"])
+    draft = signed(draft, people)
     live_site.html = PAGE.format(title=draft.title, body=draft.body)
     publication = services.publication_record(
         draft=draft, user=people["staff"], channel="website", url=live_site.url
@@ -188,18 +178,8 @@ def test_it_closes_the_loop_on_the_case_a_response_was_drafted_in(
 
 
 def _signed_and_published(people: dict[str, Any], draft: Any, live_site: LiveSite) -> Any:
-    services.settings_update(
-        school_id=draft.school_id,
-        forbidden_words=[],
-        formulations=[],
-        confusions=[],
-        watch_hosts=["127.0.0.1"],
-        watch_minutes=30,
-    )
-    workflow.review_submit(draft=draft, user=people["staff"])
-    for user in (people["admin"], people["reviewer"], people["reviewer"]):
-        approve(draft, user)
-    draft = fresh(draft)
+    own_sites(draft.school_id, ["127.0.0.1"])
+    draft = signed(draft, people)
     live_site.html = CMS_PAGE.format(title=draft.title, body=draft.body, views=123, next="无")
     return services.publication_record(
         draft=draft, user=people["staff"], channel="website", url=live_site.url

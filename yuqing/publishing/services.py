@@ -144,7 +144,7 @@ def settings_update(
     row.watch_minutes = int(watch_minutes)
     if watch_listings is not None:
         row.watch_listings = _clean_listings(
-            watch_listings, set(row.watch_hosts) | _own_source_hosts(school_id)
+            watch_listings, set(row.watch_hosts) | _registered_hosts(school_id)
         )
     row.full_clean()
     row.save()
@@ -560,16 +560,24 @@ def publication_record(
 
 
 def school_hosts(school_id: int) -> set[str]:
-    """The hosts of the school's own sites: those in the check settings, and those of the
-    monitor's sources marked as the school's own site. Only these are fetched."""
-    return set(settings_for(school_id).watch_hosts or []) | _own_source_hosts(school_id)
+    """The hosts of the school's own sites: those in the check settings, those of the monitor's
+    sources marked as the school's own site, and the websites and domains of the security
+    register (台账). Only these are fetched."""
+    return set(settings_for(school_id).watch_hosts or []) | _registered_hosts(school_id)
 
 
-def _own_source_hosts(school_id: int) -> set[str]:
+def _registered_hosts(school_id: int) -> set[str]:
+    """The school's own hosts as registered outside publishing (monitor, security)."""
     from yuqing.monitor.models import Source
+    from yuqing.security.models import Asset
 
     own = Source.objects.filter(school_id=school_id, is_own=True).exclude(url="")
-    return {live.host_of(url) for url in own.values_list("url", flat=True)} - {""}
+    hosts = {live.host_of(url) for url in own.values_list("url", flat=True)}
+    assets = Asset.objects.filter(
+        school_id=school_id, kind__in=[Asset.Kind.WEBSITE, Asset.Kind.DOMAIN]
+    )
+    hosts.update(asset.target_host for asset in assets.only("url", "host", "kind"))
+    return hosts - {""}
 
 
 def _host_registered(school_id: int, url: str) -> bool:

@@ -44,6 +44,7 @@ MATCH_THRESHOLD = 0.8
 MATCH_WINDOW = dt.timedelta(days=30)
 MAX_NEW_PAGES = 20  # per listing and round: a first read of a big sitemap is spread over rounds
 MAX_CHILD_SITEMAPS = 5
+MAX_LINKS = 500  # newest addresses looked at per listing (a sitemap may list the whole site)
 MAX_TEXT = 50_000
 
 
@@ -166,7 +167,7 @@ def _read_listing(
     school_id: int, spec: ListingSpec, hosts: set[str], report: SiteWatchReport, now: dt.datetime
 ) -> None:
     fresh: dict[str, str] = {}
-    for link in _links(spec, hosts, report):
+    for link in _links(spec, hosts, report)[:MAX_LINKS]:
         if not is_http_url(link):
             continue
         if live.host_of(link) not in hosts:

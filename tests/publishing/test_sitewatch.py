@@ -132,16 +132,20 @@ def test_it_finds_where_signed_drafts_went_live_on_the_schools_own_site(
     assert exact.url == site.base + "/news/1.html"
     assert (exact.found_by, exact.similarity, exact.recorded_by) == ("watch", 1.0, None)
     assert exact.found_on == site.base + "/sitemap.xml"
+    assert exact.published_at.date().isoformat() == "2026-03-12"  # the page's 发布时间
     assert formatted.url == site.base + "/news/2.html"
     assert sitewatch.MATCH_THRESHOLD <= formatted.similarity < 1.0
     assert fresh(sports).status == fresh(meeting).status == Draft.Status.PUBLISHED
     assert fresh(unsigned).status == Draft.Status.IN_REVIEW
     assert SitePage.objects.get(url=site.base + "/news/3.html").status == "unmatched"
 
-    told = Notification.objects.filter(user=people["staff"]).values_list("title", flat=True)
-    assert sorted(told) == sorted(
-        [f"Found where “{sports.title}” went live", f"Found where “{meeting.title}” went live"]
-    )
+    told = dict(Notification.objects.filter(user=people["staff"]).values_list("title", "body"))
+    assert set(told) == {
+        f"Found where “{sports.title}” went live",
+        f"Found where “{meeting.title}” went live",
+    }
+    assert "not show exactly" not in told[f"Found where “{sports.title}” went live"]
+    assert "not show exactly" in told[f"Found where “{meeting.title}” went live"]
     audited = AuditEntry.objects.filter(
         action="publishing.draft.published", object_id=str(sports.pk)
     )

@@ -45,12 +45,16 @@ class LiveSite:
 
     def __init__(self) -> None:
         self.pages: dict[str, str] = {"/": HOME}
+        self.failing: set[str] = set()  # paths answered with 503
         self.requests: list[str] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 site.requests.append(self.path)
+                if self.path in site.failing:
+                    self.send_error(503)
+                    return
                 page = site.pages.get(self.path)
                 if page is None:
                     self.send_error(404)
@@ -266,3 +270,22 @@ def test_the_comparison_holds_every_signed_character_in_place() -> None:
     # A long line that merely starts with a label is not furniture.
     long_line = "来源：" + "广告" * 60
     assert not compare_with_signed(f"第一段。\n第二段。\n{long_line}", signed=signed).matches
+
+
+def test_it_gives_no_verdict_on_added_lines_while_the_home_page_cannot_be_read(
+    people: dict[str, Any], draft: Any, live_site: LiveSite
+) -> None:
+    publication = _signed_and_published(people, draft, live_site)
+    body = fresh(draft).body
+    live_site.failing.add("/")
+    # The menu and footer the extractor keeps cannot be told from added text: no alarm.
+    assert _check_after(0).errors == 1
+    publication.refresh_from_db()
+    assert publication.watch_status == "error" and "home page" in publication.last_error
+    assert not Alert.objects.exists()
+    # A signed paragraph gone is a change whatever the template.
+    live_site.html = CMS_PAGE.format(
+        title=draft.title, body=body.split("</p>")[0] + "</p>", views=1, next="无"
+    )
+    assert _check_after(31).changed == 1
+    assert Alert.objects.count() == 1

@@ -94,17 +94,22 @@ def home_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
-def template_lines(url: str) -> frozenset[str]:
+def template_lines(url: str) -> frozenset[str] | None:
     """Normalised pieces of text of the site's home page: the template its pages share.
 
     Lines, and the text of each element and text node, since an extractor may split one
-    line of the menu into one line per link. Empty when the home page cannot be read or *is*
-    the page itself (then it proves nothing).
+    line of the menu into one line per link. Empty when the site has no home page (4xx) or the
+    home page *is* the page itself (then it proves nothing); None when it could not be read
+    this time (network error, 5xx), so that additions are not judged without it.
     """
-    html, _error, final_url = fetch_html(home_url(url))
-    if html is None or final_url.rstrip("/") == url.rstrip("/"):
+    result = fetch(home_url(url))
+    if not result.ok:
+        gone = result.status is not None and 400 <= result.status < 500
+        return frozenset() if gone else None
+    final_url = result.final_url or home_url(url)
+    if final_url.rstrip("/") == url.rstrip("/"):
         return frozenset()
-    return page_pieces(html)
+    return page_pieces(result.text())
 
 
 def page_pieces(html: str) -> frozenset[str]:
@@ -145,9 +150,16 @@ def is_furniture(line: str, *, title: str = "", template: frozenset[str] = froze
 
 @dataclass(frozen=True)
 class Comparison:
-    matches: bool
+    # Signed text missing or replaced, and text on the page that is neither signed nor
+    # furniture: either one means the page does not show what was signed.
+    removed: bool
+    added: bool
     # The page's text without the furniture lines that were let through: what the diff shows.
     relevant: str
+
+    @property
+    def matches(self) -> bool:
+        return not (self.removed or self.added)
 
 
 def compare_with_signed(
@@ -171,21 +183,21 @@ def compare_with_signed(
         return [k for k, start in enumerate(starts) if start < j2 and start + len(normed[k]) > j1]
 
     skipped: set[int] = set()
-    matches = True
+    removed = added = False
     matcher = difflib.SequenceMatcher(None, want, seen, autojunk=False)
     for op, _i1, _i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             continue
         if op != "insert":  # a signed character is missing or replaced
-            matches = False
+            removed = True
         for k in lines_in(j1, j2):  # what the page has instead of, or on top of, the signed text
             whole = starts[k] >= j1 and starts[k] + len(normed[k]) <= j2
             if whole and is_furniture(normed[k], title=norm_title, template=template):
                 skipped.add(k)
-            else:
-                matches = False
+            elif op == "insert":
+                added = True
     relevant = "\n".join(line for k, line in enumerate(lines) if k not in skipped)
-    return Comparison(matches=matches, relevant=relevant)
+    return Comparison(removed=removed, added=added, relevant=relevant)
 
 
 # --------------------------------------------------------------------------- the site's new pages

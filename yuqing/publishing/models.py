@@ -472,6 +472,7 @@ class SitePage(SchoolOwned):
         Draft, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     similarity = models.FloatField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)  # as the page or listing says
     first_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

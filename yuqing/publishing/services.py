@@ -607,7 +607,7 @@ def _claim(pk: int, now: dt.datetime) -> bool:
 def publications_watch_due(*, now: dt.datetime | None = None, limit: int = 50) -> WatchReport:
     now = now or timezone.now()
     report = WatchReport()
-    templates: dict[str, frozenset[str]] = {}
+    templates: dict[str, frozenset[str] | None] = {}
     with all_schools():
         due = list(
             Publication.objects.filter(next_check_at__lte=now)
@@ -633,7 +633,7 @@ def publication_check(
     *,
     publication_id: int,
     now: dt.datetime | None = None,
-    templates: dict[str, frozenset[str]] | None = None,
+    templates: dict[str, frozenset[str] | None] | None = None,
 ) -> str:
     """Fetch the live page, compare its text with the signed revision, alert on a change.
 
@@ -654,13 +654,21 @@ def publication_check(
             home = live.home_url(publication.url)
             if home not in templates:
                 templates[home] = live.template_lines(publication.url)
+            template = templates[home]
             seen = live.compare_with_signed(
                 observed,
                 signed=publication.revision.text,
                 title=publication.revision.title,
-                template=templates[home],
+                template=template or frozenset(),
             )
-            if seen.matches:
+            if template is None and seen.added and not seen.removed:
+                # Extra lines, and the home page that tells the site's menu and footer from
+                # added text could not be read: no verdict (and no false alarm) this round.
+                status, diff, next_at = Publication.WatchStatus.ERROR, "", now + RETRY_AFTER_ERROR
+                error = (
+                    "the site's home page could not be read to tell its template from added text"
+                )
+            elif seen.matches:
                 status, diff, next_at = Publication.WatchStatus.MATCHES, "", now + every
             else:
                 status, next_at = Publication.WatchStatus.CHANGED, now + every

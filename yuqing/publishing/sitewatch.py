@@ -192,6 +192,7 @@ def _read_listing(
             page.text = item.text[:MAX_TEXT]
             page.text_hash = _text_hash(item.text)
             page.title = item.title[:300]
+            page.published_at = item.published_at
         else:
             page.status, page.error = SitePage.Status.ERROR, error[:500]
         report.pages_read += 1
@@ -242,7 +243,7 @@ def match_pending(
             status=SitePage.Status.UNMATCHED, first_seen_at__gte=now - MATCH_WINDOW
         ).exclude(text="")
     )
-    templates: dict[str, frozenset[str]] = {}
+    templates: dict[str, frozenset[str] | None] = {}
     scored: list[tuple[float, int, int]] = []
     for page in pages:
         home = live.home_url(page.url)
@@ -256,7 +257,7 @@ def match_pending(
                 page_hash=page.text_hash,
                 signed_text=revision.text,
                 title=revision.title,
-                template=templates[home],
+                template=templates[home] or frozenset(),
             )
             if score >= MATCH_THRESHOLD:
                 scored.append((score, page.pk, draft.pk))
@@ -285,7 +286,7 @@ def _record(draft: Draft, page: SitePage, score: float, now: dt.datetime) -> Non
                 user=None,
                 channel=_channel_of(draft),
                 url=page.url[:500],
-                published_at=now,
+                published_at=page.published_at or page.first_seen_at,
                 found_by=Publication.FoundBy.WATCH,
                 similarity=round(score, 4),
                 found_on=page.found_on,
@@ -296,14 +297,19 @@ def _record(draft: Draft, page: SitePage, score: float, now: dt.datetime) -> Non
         SitePage.objects.filter(pk=page.pk).update(
             status=SitePage.Status.MATCHED, draft=draft, similarity=round(score, 4)
         )
+        body = _(
+            "The site watch found the signed text at %(url)s (similarity %(score)s). "
+            "The page is now watched for changes."
+        ) % {"url": publication.url, "score": f"{score:.2f}"}
+        if score < 1.0:
+            body += " " + _(
+                "The page does not show exactly the signed text: the tamper watch will report "
+                "the differences."
+            )
         Notification.objects.create(
             school_id=draft.school_id,
             user_id=draft.author_id,
             level=Level.BLUE,
             title=(_("Found where “%(title)s” went live") % {"title": draft.title})[:300],
-            body=_(
-                "The site watch found the signed text at %(url)s (similarity %(score)s). "
-                "The page is now watched for changes."
-            )
-            % {"url": publication.url, "score": f"{score:.2f}"},
+            body=body,
         )

@@ -17,7 +17,9 @@ such a line is not tampering when it is
 
 Anything else that is not in the signed text is reported, with a diff against the page's text
 minus those lines. A change made *inside* the site's template (e.g. the footer) is not a change
-of the signed text and is not reported.
+of the signed text and is not reported. While the home page cannot be read (network error,
+5xx), extra lines get no verdict (the check is retried) rather than a false alarm; signed text
+missing or replaced is reported regardless.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Listings: the monitor's sources marked as the school's own site (an RSS/Atom feed, or a list
 page with its link selector), and the feeds, sitemaps and list pages in the check settings
 (``CheckSettings.watch_listings``; the monitor cannot read sitemaps). Each round reads them,
-fetches the pages not seen before — only on the school's own hosts — and keeps their text
-(``SitePage``). Approved drafts that have no live address yet are then matched against the
+fetches the pages not seen before (and those that could not be fetched last time) — only on
+the school's own hosts (``services.school_hosts``) — and keeps their text (``SitePage``). Approved drafts that have no live address yet are then matched against the
 pages of the last ``MATCH_WINDOW``:
 
 * the same text: the SHA-256 of the page's normalised text equals the signed text's, or the
@@ -26,6 +26,7 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -36,7 +37,7 @@ from yuqing.core.tenancy import all_schools, school_scope
 from yuqing.lib.urls import canonical_url, is_http_url
 from yuqing.publishing import content, live, services
 from yuqing.publishing.models import Channel, CheckSettings, Draft, Publication, SitePage
-from yuqing.text.similarity import char_shingles, jaccard
+from yuqing.text.similarity import char_shingles, containment, jaccard
 
 log = logging.getLogger(__name__)
 
@@ -166,41 +167,68 @@ def _links(
 def _read_listing(
     school_id: int, spec: ListingSpec, hosts: set[str], report: SiteWatchReport, now: dt.datetime
 ) -> None:
-    fresh: dict[str, str] = {}
+    listed: dict[str, str] = {}
     for link in _links(spec, hosts, report)[:MAX_LINKS]:
         if not is_http_url(link):
             continue
         if live.host_of(link) not in hosts:
             report.refused.append(link)
             continue
-        fresh.setdefault(url_key(link), link)
-    known = set(SitePage.objects.filter(url_key__in=list(fresh)).values_list("url_key", flat=True))
-    for key, link in [(k, u) for k, u in fresh.items() if k not in known][:MAX_NEW_PAGES]:
-        page = SitePage(school_id=school_id, url=link[:1000], url_key=key, found_on=spec.url)
-        page.first_seen_at = now
-        html, error, final_url = live.fetch_html(link)
-        if html is not None and live.host_of(final_url) not in hosts:
-            html, error = None, f"redirected off the school's sites to {final_url}"
-        item = None
-        if html is not None:
-            try:
-                item = live.article(html, final_url)
-                error = "" if item else "no article text found on the page"
-            except Exception as exc:  # one odd page must not stop the round
-                error = f"extraction failed: {type(exc).__name__}: {exc}"
-        if item is not None:
-            page.text = item.text[:MAX_TEXT]
-            page.text_hash = _text_hash(item.text)
-            page.title = item.title[:300]
-            page.published_at = item.published_at
-        else:
-            page.status, page.error = SitePage.Status.ERROR, error[:500]
+        listed.setdefault(url_key(link), link)
+    known = dict(SitePage.objects.filter(url_key__in=list(listed)).values_list("url_key", "status"))
+    # New pages, and pages that could not be fetched last time (while they can still match).
+    due = [
+        (key, link)
+        for key, link in listed.items()
+        if key not in known or known[key] == SitePage.Status.ERROR
+    ]
+    for key, link in due[:MAX_NEW_PAGES]:
+        fields = _read_page(link, hosts)
         report.pages_read += 1
+        if key in known:
+            SitePage.objects.filter(
+                url_key=key, status=SitePage.Status.ERROR, first_seen_at__gte=now - MATCH_WINDOW
+            ).update(**fields)
+            continue
         try:
             with transaction.atomic():
-                page.save()
+                SitePage.objects.create(
+                    school_id=school_id,
+                    url=link[:1000],
+                    url_key=key,
+                    found_on=spec.url,
+                    first_seen_at=now,
+                    **fields,
+                )
         except IntegrityError:  # another round stored it meanwhile
             continue
+
+
+def _read_page(link: str, hosts: set[str]) -> dict[str, Any]:
+    """The fields of a page's row: its text, or why it could not be fetched (tried again)."""
+    html, error, final_url = live.fetch_html(link)
+    if html is not None and live.host_of(final_url) not in hosts:
+        html, error = None, f"redirected off the school's sites to {final_url}"
+    if html is None:
+        return {"status": SitePage.Status.ERROR, "error": error[:500]}
+    try:
+        item = live.article(html, final_url)
+    except Exception as exc:  # one odd page must not stop the round
+        item, error = None, f"extraction failed: {type(exc).__name__}: {exc}"
+    if item is None:
+        # Read, but no article on it (a list or index page): kept as seen, never matched.
+        return {
+            "status": SitePage.Status.UNMATCHED,
+            "error": (error or "no article text found on the page")[:500],
+        }
+    return {
+        "status": SitePage.Status.UNMATCHED,
+        "error": "",
+        "text": item.text[:MAX_TEXT],
+        "text_hash": _text_hash(item.text),
+        "title": item.title[:300],
+        "published_at": item.published_at,
+    }
 
 
 def match_score(
@@ -209,12 +237,22 @@ def match_score(
     """1.0 for the same text; else the shingle similarity of the texts without the template."""
     if page_hash and page_hash == _text_hash(signed_text):
         return 1.0
-    if live.compare_with_signed(
-        page_text, signed=signed_text, title=title, template=template
-    ).matches:
+    signed = char_shingles(signed_text)
+    on_page = char_shingles(page_text)
+    inside = containment(signed, on_page)
+    if inside < MATCH_THRESHOLD:
+        # Cheap way out for the many pages that are other articles: the similarity below can
+        # only be lower (Jaccard ≤ containment, and less text only loses shared shingles).
+        return jaccard(signed, on_page)
+    if (
+        inside == 1.0
+        and live.compare_with_signed(
+            page_text, signed=signed_text, title=title, template=template
+        ).matches
+    ):
         return 1.0
     article = live.text_without_furniture(page_text, title=title, template=template)
-    return jaccard(char_shingles(signed_text), char_shingles(article))
+    return jaccard(signed, char_shingles(article))
 
 
 def _channel_of(draft: Draft) -> str:

@@ -232,13 +232,25 @@ def _read_page(link: str, hosts: set[str]) -> dict[str, Any]:
 
 
 def match_score(
-    *, page_text: str, page_hash: str, signed_text: str, title: str, template: frozenset[str]
+    *,
+    page_text: str,
+    page_hash: str,
+    signed_text: str,
+    title: str,
+    template: frozenset[str],
+    shingles: dict[str, frozenset[str]] | None = None,
 ) -> float:
-    """1.0 for the same text; else the shingle similarity of the texts without the template."""
+    """1.0 for the same text; else the shingle similarity of the texts without the template.
+
+    ``shingles`` caches each text's shingles over one round (pages x drafts pairs).
+    """
     if page_hash and page_hash == _text_hash(signed_text):
         return 1.0
-    signed = char_shingles(signed_text)
-    on_page = char_shingles(page_text)
+    cache = {} if shingles is None else shingles
+    for text in (signed_text, page_text):
+        if text not in cache:
+            cache[text] = char_shingles(text)
+    signed, on_page = cache[signed_text], cache[page_text]
     inside = containment(signed, on_page)
     if inside < MATCH_THRESHOLD:
         # Cheap way out for the many pages that are other articles: the similarity below can
@@ -282,6 +294,7 @@ def match_pending(
         ).exclude(text="")
     )
     templates: dict[str, frozenset[str] | None] = {}
+    shingles: dict[str, frozenset[str]] = {}
     scored: list[tuple[float, int, int]] = []
     for page in pages:
         home = live.home_url(page.url)
@@ -296,6 +309,7 @@ def match_pending(
                 signed_text=revision.text,
                 title=revision.title,
                 template=templates[home] or frozenset(),
+                shingles=shingles,
             )
             if score >= MATCH_THRESHOLD:
                 scored.append((score, page.pk, draft.pk))

@@ -323,12 +323,12 @@ def match_pending(
             continue
         taken_pages.add(page_id)
         taken_drafts.add(draft_id)
-        _record(by_draft[draft_id], by_page[page_id], score, now)
+        _record(by_draft[draft_id], by_page[page_id], score)
         report.found.append((draft_id, by_page[page_id].url, score))
     return report
 
 
-def _record(draft: Draft, page: SitePage, score: float, now: dt.datetime) -> None:
+def _record(draft: Draft, page: SitePage, score: float) -> None:
     from yuqing.alerts.models import Level, Notification
 
     with transaction.atomic():

@@ -44,3 +44,28 @@ def fresh(draft: Any) -> Any:
     from yuqing.publishing.models import Draft
 
     return Draft.objects.select_related("current_revision").get(pk=draft.pk)
+
+
+def signed(draft: Any, people: dict[str, Any]) -> Any:
+    """Submit the draft and take it through the seeded three levels."""
+    from yuqing.publishing.workflow import review_submit
+
+    review_submit(draft=draft, user=people["staff"])
+    for user in (people["admin"], people["reviewer"], people["reviewer"]):
+        approve(draft, user)
+    return fresh(draft)
+
+
+def own_sites(school_id: int, hosts: list[str], listings: list[str] | None = None) -> Any:
+    """Register the school's own sites (no check lists of its own)."""
+    from yuqing.publishing.services import settings_update
+
+    return settings_update(
+        school_id=school_id,
+        forbidden_words=[],
+        formulations=[],
+        confusions=[],
+        watch_hosts=hosts,
+        watch_minutes=30,
+        watch_listings=listings,
+    )

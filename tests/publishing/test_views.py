@@ -111,10 +111,25 @@ def test_it_edits_the_school_lists_and_flows(people: dict[str, Any], school: Any
             "confusions": "按装 → 安装",
             "leaders": "王明：校长",
             "watch_hosts": "www.yucai.edu.cn",
+            "watch_listings": "https://www.yucai.edu.cn/sitemap.xml",
             "watch_minutes": "60",
         },
     )
     assert response.status_code == 302
+    # A list of new pages off the school's own sites is a form error, nothing saved.
+    off_site = li.post(
+        reverse("publishing:settings"),
+        {
+            "watch_hosts": "www.yucai.edu.cn",
+            "watch_listings": "https://evil.example.com/feed",
+            "watch_minutes": "60",
+        },
+    )
+    assert off_site.status_code == 200 and "evil.example.com" in off_site.content.decode()
+    with school_scope(school):
+        from yuqing.publishing.services import settings_for
+
+        assert settings_for(school.pk).watch_listings == ["https://www.yucai.edu.cn/sitemap.xml"]
     assert li.get(reverse("publishing:flows")).status_code == 200
     bad = li.post(
         reverse("publishing:settings"), {"formulations": "没有箭头", "watch_minutes": "60"}
@@ -125,3 +140,26 @@ def test_it_edits_the_school_lists_and_flows(people: dict[str, Any], school: Any
 def test_it_keeps_drafts_from_people_without_publishing_access(people: dict[str, Any]) -> None:
     assert client_for(people["handler"]).get(reverse("publishing:index")).status_code == 403
     assert client_for(people["staff"]).get(reverse("publishing:flows")).status_code == 403
+
+
+def test_it_shows_a_live_address_the_site_watch_found(people: dict[str, Any], school: Any) -> None:
+    from tests.publishing.conftest import signed
+    from yuqing.publishing.services import draft_create, publication_record
+
+    with school_scope(school):
+        draft = signed(
+            draft_create(author=people["staff"], title="通知", body=BODY, channels=["website"]),
+            people,
+        )
+        publication_record(
+            draft=draft,
+            user=None,
+            channel="website",
+            url="https://www.yucai.edu.cn/news/7.html",
+            found_by="watch",
+            similarity=0.9312,
+        )
+    page = client_for(people["staff"]).get(reverse("publishing:draft", args=[draft.pk]))
+    text = page.content.decode()
+    assert "https://www.yucai.edu.cn/news/7.html" in text
+    assert "巡查网站发现（相似度 0.93）" in text

@@ -163,6 +163,17 @@ class SettingsForm(forms.Form):
             "Host names, one per line (e.g. www.school.edu.cn). Only pages there are watched for tampering."
         ),
     )
+    watch_listings = forms.CharField(
+        label=_("Lists of new pages on those sites"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "One per line: the address of a feed (RSS/Atom), a sitemap.xml or a list page, "
+            "optionally followed by a space and the CSS selector of its article links. Read "
+            "every 10 minutes, with the monitor's sources marked as the school's own site, "
+            "to find where signed drafts went live."
+        ),
+    )
     watch_minutes = forms.IntegerField(
         label=_("Check live pages every (minutes)"), min_value=5, max_value=10080
     )
@@ -192,6 +203,9 @@ class SettingsForm(forms.Form):
     def clean_watch_hosts(self) -> list[str]:
         return _lines(self.cleaned_data["watch_hosts"])
 
+    def clean_watch_listings(self) -> list[str]:
+        return _lines(self.cleaned_data["watch_listings"])
+
     @staticmethod
     def initial_for(row: Any) -> dict[str, Any]:
         return {
@@ -201,6 +215,7 @@ class SettingsForm(forms.Form):
             "use_seeded": row.use_seeded,
             "leaders": "\n".join(f"{k}: {', '.join(v)}" for k, v in (row.leaders or {}).items()),
             "watch_hosts": "\n".join(row.watch_hosts or []),
+            "watch_listings": "\n".join(row.watch_listings or []),
             "watch_minutes": row.watch_minutes,
         }
 

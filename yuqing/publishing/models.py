@@ -6,7 +6,8 @@ own sites), ``Flow`` → ordered ``FlowStep`` (a role and/or an org unit whose p
 Runtime (written by services only): ``Draft`` → ``Revision`` per save; ``Review`` (one active
 per draft, a conditional unique constraint) → ``StepState`` per attempt, pointing at the exact
 revision acted on; ``Signature`` (Ed25519 over the revision's content hash); ``CheckRun`` and
-``FindingOverride``; ``Publication`` (a live URL) watched for tampering.
+``FindingOverride``; ``Publication`` (a live URL, entered or found by the site watch through
+``SitePage``) watched for tampering.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class CheckSettings(SchoolOwned):
     leaders = models.JSONField(_("leaders and their titles"), default=dict, blank=True)
     watch_hosts = models.JSONField(_("the school's own sites"), default=list, blank=True)
     watch_minutes = models.PositiveIntegerField(_("check live pages every (minutes)"), default=60)
+    # Feeds, sitemaps and list pages of those sites (besides the monitor's own-site sources)
+    # read to find where approved drafts went live: "URL" or "URL CSS-selector" per entry.
+    watch_listings = models.JSONField(_("lists of new pages"), default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -404,9 +408,22 @@ class Publication(SchoolOwned):
     draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="publications")
     revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+
+    class FoundBy(models.TextChoices):
+        HAND = "hand", _("Entered by hand")
+        WATCH = "watch", _("Found by watching the site")
+
     url = models.URLField(_("address"), max_length=500)
     published_at = models.DateTimeField(_("published"), default=timezone.now)
-    recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    # None when the site watch found it.
+    recorded_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    found_by = models.CharField(max_length=10, choices=FoundBy.choices, default=FoundBy.HAND)
+    # Found by the watch: how alike the page's text and the signed text were (1.0: the same),
+    # and the feed, sitemap or list page it was listed on.
+    similarity = models.FloatField(null=True, blank=True)
+    found_on = models.URLField(max_length=1000, blank=True)
     watch_status = models.CharField(
         max_length=20, choices=WatchStatus.choices, default=WatchStatus.PENDING
     )
@@ -429,3 +446,40 @@ class Publication(SchoolOwned):
         from urllib.parse import urlsplit
 
         return (urlsplit(self.url).hostname or "").lower()
+
+
+class SitePage(SchoolOwned):
+    """A page of the school's own site the site watch has read (to find where drafts went live).
+
+    One row per address, so each page is fetched once; its text is kept for
+    ``live.MATCH_WINDOW`` so that a draft approved after its page appeared is still found.
+    """
+
+    class Status(models.TextChoices):
+        UNMATCHED = "unmatched", _("No signed draft")
+        MATCHED = "matched", _("Matched a signed draft")
+        ERROR = "error", _("Could not be read")
+
+    url = models.URLField(max_length=1000)
+    url_key = models.CharField(max_length=64)  # sha-256 of the canonical URL (unique per school)
+    found_on = models.URLField(max_length=1000, blank=True)
+    title = models.CharField(max_length=300, blank=True)
+    text = models.TextField(blank=True)
+    text_hash = models.CharField(max_length=64, blank=True)  # of the normalised text
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNMATCHED)
+    error = models.CharField(max_length=500, blank=True)
+    draft = models.ForeignKey(
+        Draft, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    similarity = models.FloatField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)  # as the page or listing says
+    first_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-first_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "url_key"], name="pub_sitepage_unique_url")
+        ]
+
+    def __str__(self) -> str:
+        return self.url

@@ -23,7 +23,7 @@ from yuqing.accounts.models import OrgUnit, RoleAssignment, User
 from yuqing.accounts.roles import Role
 from yuqing.audit.services import audit_record
 from yuqing.core.tenancy import all_schools, school_scope
-from yuqing.publishing import checks, content, signing
+from yuqing.publishing import checks, content, live, signing
 from yuqing.publishing.models import (
     Attachment,
     Channel,
@@ -97,6 +97,25 @@ def _clean_hosts(hosts: Iterable[str]) -> list[str]:
     return sorted(set(out))
 
 
+def _clean_listings(entries: Iterable[str], hosts: set[str]) -> list[str]:
+    """ "URL" or "URL CSS-selector" per entry, each on one of the school's own hosts."""
+    out: list[str] = []
+    for raw in entries:
+        url, _sep, selector = raw.strip().partition(" ")
+        if not url:
+            continue
+        if not url.lower().startswith(("http://", "https://")) or not live.host_of(url):
+            raise ValidationError(
+                {"watch_listings": _("Enter an http or https address: %(u)s") % {"u": raw}}
+            )
+        if live.host_of(url) not in hosts:
+            raise ValidationError(
+                {"watch_listings": _("%(u)s is not on one of the school's own sites.") % {"u": url}}
+            )
+        out.append(f"{url} {selector.strip()}".strip())
+    return list(dict.fromkeys(out))
+
+
 def settings_update(
     *,
     school_id: int,
@@ -107,6 +126,7 @@ def settings_update(
     watch_minutes: int,
     leaders: dict[str, list[str]] | None = None,
     use_seeded: bool = True,
+    watch_listings: Iterable[str] | None = None,
 ) -> CheckSettings:
     row = settings_for(school_id)
     row.use_seeded = use_seeded
@@ -122,6 +142,10 @@ def settings_update(
     if not 5 <= int(watch_minutes) <= 7 * 24 * 60:
         raise ValidationError({"watch_minutes": _("Enter minutes from 5 to 10080.")})
     row.watch_minutes = int(watch_minutes)
+    if watch_listings is not None:
+        row.watch_listings = _clean_listings(
+            watch_listings, set(row.watch_hosts) | _registered_hosts(school_id)
+        )
     row.full_clean()
     row.save()
     return row
@@ -465,7 +489,7 @@ def finding_override(*, draft: Draft, user: User, key: str, reason: str) -> Find
 # --------------------------------------------------------------------------- publication
 
 
-def _case_published(draft_id: int, url: str, user: User) -> None:
+def _case_published(draft_id: int, url: str, user: User | None) -> None:
     """Close the loop on the case the response was drafted in."""
     from yuqing.cases.services import case_response_published
 
@@ -475,9 +499,18 @@ def _case_published(draft_id: int, url: str, user: User) -> None:
 
 
 def publication_record(
-    *, draft: Draft, user: User, channel: str, url: str, published_at: dt.datetime | None = None
+    *,
+    draft: Draft,
+    user: User | None,
+    channel: str,
+    url: str,
+    published_at: dt.datetime | None = None,
+    found_by: str = Publication.FoundBy.HAND,
+    similarity: float | None = None,
+    found_on: str = "",
 ) -> Publication:
-    """Where the signed text went live; the tamper watch starts from here."""
+    """Where the signed text went live (entered, or found by the site watch with ``user``
+    None); the tamper watch starts from here."""
     if draft.status not in (Draft.Status.APPROVED, Draft.Status.PUBLISHED):
         raise ValidationError(_("Only a signed-off draft can be recorded as published."))
     if channel not in Channel.values:
@@ -493,6 +526,9 @@ def publication_record(
         url=url.strip(),
         published_at=published_at or timezone.now(),
         recorded_by=user,
+        found_by=found_by,
+        similarity=similarity,
+        found_on=found_on,
         watch_status=(
             Publication.WatchStatus.PENDING if host_ok else Publication.WatchStatus.NOT_WATCHED
         ),
@@ -510,18 +546,42 @@ def publication_record(
         audit_record(
             "publishing.draft.published",
             obj=draft,
-            changes={"url": publication.url, "channel": channel, "revision": revision.number},
+            changes={
+                "url": publication.url,
+                "channel": channel,
+                "revision": revision.number,
+                "found_by": found_by,
+                **({"similarity": round(similarity, 3)} if similarity is not None else {}),
+            },
         )
         if draft.case_id:
             _case_published(draft.pk, publication.url, user)
     return publication
 
 
-def _host_registered(school_id: int, url: str) -> bool:
-    from urllib.parse import urlsplit
+def school_hosts(school_id: int) -> set[str]:
+    """The hosts of the school's own sites: those in the check settings, those of the monitor's
+    sources marked as the school's own site, and the websites and domains of the security
+    register (台账). Only these are fetched."""
+    return set(settings_for(school_id).watch_hosts or []) | _registered_hosts(school_id)
 
-    host = (urlsplit(url).hostname or "").lower()
-    return bool(host) and host in set(settings_for(school_id).watch_hosts or [])
+
+def _registered_hosts(school_id: int) -> set[str]:
+    """The school's own hosts as registered outside publishing (monitor, security)."""
+    from yuqing.monitor.models import Source
+    from yuqing.security.models import Asset
+
+    own = Source.objects.filter(school_id=school_id, is_own=True).exclude(url="")
+    hosts = {live.host_of(url) for url in own.values_list("url", flat=True)}
+    assets = Asset.objects.filter(
+        school_id=school_id, kind__in=[Asset.Kind.WEBSITE, Asset.Kind.DOMAIN]
+    )
+    hosts.update(asset.target_host for asset in assets.only("url", "host", "kind"))
+    return hosts - {""}
+
+
+def _host_registered(school_id: int, url: str) -> bool:
+    return live.host_of(url) in school_hosts(school_id)
 
 
 # --------------------------------------------------------------------------- tamper watch
@@ -547,6 +607,7 @@ def _claim(pk: int, now: dt.datetime) -> bool:
 def publications_watch_due(*, now: dt.datetime | None = None, limit: int = 50) -> WatchReport:
     now = now or timezone.now()
     report = WatchReport()
+    templates: dict[str, frozenset[str] | None] = {}
     with all_schools():
         due = list(
             Publication.objects.filter(next_check_at__lte=now)
@@ -557,7 +618,7 @@ def publications_watch_due(*, now: dt.datetime | None = None, limit: int = 50) -
         with school_scope(school_id):
             if not _claim(pk, now):
                 continue
-            status = publication_check(publication_id=pk, now=now)
+            status = publication_check(publication_id=pk, now=now, templates=templates)
         report.checked += 1
         if status == Publication.WatchStatus.MATCHES:
             report.matched += 1
@@ -568,48 +629,16 @@ def publications_watch_due(*, now: dt.datetime | None = None, limit: int = 50) -
     return report
 
 
-def _fetch_text(url: str) -> tuple[str | None, str]:
-    from yuqing.lib.http import fetch_sync
-    from yuqing.monitor.collect.pages import extract_article
+def publication_check(
+    *,
+    publication_id: int,
+    now: dt.datetime | None = None,
+    templates: dict[str, frozenset[str] | None] | None = None,
+) -> str:
+    """Fetch the live page, compare its text with the signed revision, alert on a change.
 
-    result = fetch_sync(
-        url,
-        allow_hosts=settings.FETCH_ALLOW_HOSTS,
-        max_bytes=settings.FETCH_MAX_BYTES,
-        total_timeout=float(settings.FETCH_TIMEOUT_SECONDS),
-    )
-    if not result.ok:
-        return None, f"{result.error}: {result.error_message}"[:500]
-    page = result.text()
-    item = extract_article(page, url)
-    if item is None or not item.text:
-        return None, "no article text found on the page"
-    return item.text, ""
-
-
-def matches_signed(observed: str, revision: Revision) -> bool:
-    """Whether the live text still holds the signed text, every character of it, in order.
-
-    Text the extractor keeps around the article (a menu item before, a footer after) is not
-    tampering; anything missing, replaced or inserted *inside* the signed text is.
+    ``templates`` caches each site's template lines for one round of checks.
     """
-    import difflib
-
-    seen = content.normalize_for_compare(observed)
-    want = content.normalize_for_compare(revision.text)
-    if not want:
-        return True
-    matcher = difflib.SequenceMatcher(None, want, seen, autojunk=False)
-    for op, i1, _i2, _j1, _j2 in matcher.get_opcodes():
-        if op in ("delete", "replace"):
-            return False
-        if op == "insert" and 0 < i1 < len(want):
-            return False
-    return True
-
-
-def publication_check(*, publication_id: int, now: dt.datetime | None = None) -> str:
-    """Fetch the live page, compare its text with the signed revision, alert on a change."""
     now = now or timezone.now()
     publication = Publication.objects.select_related("revision", "draft").get(pk=publication_id)
     every = dt.timedelta(minutes=settings_for(publication.school_id).watch_minutes)
@@ -617,20 +646,39 @@ def publication_check(*, publication_id: int, now: dt.datetime | None = None) ->
         status, error, diff = Publication.WatchStatus.NOT_WATCHED, "", ""
         next_at = now + every
     else:
-        observed, error = _fetch_text(publication.url)
+        observed, error = live.fetch_text(publication.url)
         if observed is None:
             status, diff, next_at = Publication.WatchStatus.ERROR, "", now + RETRY_AFTER_ERROR
-        elif matches_signed(observed, publication.revision):
-            status, diff, next_at = Publication.WatchStatus.MATCHES, "", now + every
         else:
-            status, next_at = Publication.WatchStatus.CHANGED, now + every
-            diff = content.unified(
-                publication.revision.text,
+            templates = {} if templates is None else templates
+            home = live.home_url(publication.url)
+            if home not in templates:
+                templates[home] = live.template_lines(publication.url)
+            template = templates[home]
+            seen = live.compare_with_signed(
                 observed,
-                old_name=_("signed"),
-                new_name=_("live page"),
+                signed=publication.revision.text,
+                title=publication.revision.title,
+                template=template or frozenset(),
             )
-            _raise_tamper_alert(publication, observed, diff, now)
+            if template is None and seen.added and not seen.removed:
+                # Extra lines, and the home page that tells the site's menu and footer from
+                # added text could not be read: no verdict (and no false alarm) this round.
+                status, diff, next_at = Publication.WatchStatus.ERROR, "", now + RETRY_AFTER_ERROR
+                error = (
+                    "the site's home page could not be read to tell its template from added text"
+                )
+            elif seen.matches:
+                status, diff, next_at = Publication.WatchStatus.MATCHES, "", now + every
+            else:
+                status, next_at = Publication.WatchStatus.CHANGED, now + every
+                diff = content.unified(
+                    publication.revision.text,
+                    seen.relevant,
+                    old_name=_("signed"),
+                    new_name=_("live page"),
+                )
+                _raise_tamper_alert(publication, seen.relevant, diff, now)
     Publication.objects.filter(pk=publication.pk).update(
         watch_status=status,
         last_checked_at=now,

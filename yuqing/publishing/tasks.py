@@ -1,4 +1,5 @@
-"""Background work of the publishing module: the tamper watch on live pages."""
+"""Background work of the publishing module: the site watch that finds where approved drafts
+went live, and the tamper watch on live pages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from yuqing.core.tenancy import all_schools, school_scope
-from yuqing.publishing import services
+from yuqing.publishing import services, sitewatch
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,17 @@ def tamper_watch() -> None:
     report = services.publications_watch_due()
     if report.changed:
         log.warning("tamper watch: %s of %s live pages changed", report.changed, report.checked)
+
+
+@db_periodic_task(crontab(minute="*/10"))
+@lock_task("publishing-site-watch")
+def site_watch() -> None:
+    """Read the school's own sites' feeds, sitemaps and list pages for signed drafts."""
+    report = sitewatch.site_watch_all()
+    for draft_id, url, similarity in report.found:
+        log.info("site watch: draft %s is live at %s (similarity %.2f)", draft_id, url, similarity)
+    if report.refused:
+        log.warning("site watch: not fetched (not the school's hosts): %s", report.refused[:5])
 
 
 @db_task()

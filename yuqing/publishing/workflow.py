@@ -369,14 +369,32 @@ def step_act(
     }[action]
     actor = current_actor()
     with transaction.atomic():
-        # The one place two reviewers race: only the first UPDATE finds the step still open
-        # and still on the draft's current revision.
-        won = StepState.objects.filter(
-            pk=state.pk,
-            status=StepState.Status.IN_PROGRESS,
-            revision_id=draft.current_revision_id or -1,
-            review__status=Review.Status.IN_PROGRESS,
-        ).update(
+        # The one place two reviewers race. Lock the review, then the step state, and decide
+        # on the rows as they are now: a conditional UPDATE alone is not enough on PostgreSQL,
+        # where the filter across the review join is a subquery read from the statement's
+        # snapshot, so a second UPDATE waiting on the row lock would still find it "open".
+        Review.objects.select_for_update().filter(pk=review.pk).first()
+        current = (
+            StepState.objects.select_for_update()
+            .filter(pk=state.pk)
+            .values("status", "revision_id", "review__status")
+            .first()
+        )
+        draft_revision = (
+            Draft.objects.filter(pk=draft.pk).values_list("current_revision_id", flat=True).first()
+        )
+        if (
+            current is None
+            or current["status"] != StepState.Status.IN_PROGRESS
+            or current["review__status"] != Review.Status.IN_PROGRESS
+            or current["revision_id"] != draft_revision
+        ):
+            raise StepConflict(
+                _(
+                    "Someone else has already acted on this step, or the draft was edited. Reload to see the current state."
+                )
+            )
+        StepState.objects.filter(pk=state.pk).update(
             status=to,
             acted_by=user,
             acted_at=now,
@@ -384,12 +402,6 @@ def step_act(
             ip=actor.ip,
             user_agent=actor.user_agent[:300],
         )
-        if not won:
-            raise StepConflict(
-                _(
-                    "Someone else has already acted on this step, or the draft was edited. Reload to see the current state."
-                )
-            )
         state.refresh_from_db()
         _comments(review, state, user, comment if not approving else "", anchors)
         if approving:

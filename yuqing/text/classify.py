@@ -75,6 +75,7 @@ _CJK_NUM = "一二三四五六七八九十"
 # Names of schools: "X一中", "X市第三中学", "X实验小学"… used to spot lists of schools (exam
 # venues, rankings) where this school is one of many.
 _SCHOOL_RE = re.compile(
+    r"(?=[第一二三四五六七八九十实外中小职幼])"  # one class test rejects most positions
     r"(?:第[" + _CJK_NUM + r"]{1,3}中学|[" + _CJK_NUM + r"]{1,3}[中小](?![文心午国])"
     r"|实验[中小]学|外国语学校|中学|小学|职业技术学院|幼儿园)"
 )
@@ -84,10 +85,12 @@ _PLACE_SUFFIX = "市县区省镇州"
 # office can check and that others repeat (LABELS.md: a concrete complaint is yellow).
 # Counts start at two: "一个同学说" is hearsay, not a count.
 _COUNTED_RE = re.compile(
+    # The lookahead first: most positions fail on one class test instead of three branches.
+    r"(?=[\d一二两三四五六七八九十百千万几])(?:"
     r"\d{3,}(?:\.\d+)?\s*(?:块钱?|元)"
     r"|[一二两三四五六七八九][百千万][一二两三四五六七八九]?(?![年米分秒度层楼])"
     r"|(?!一[个名位])(?:\d+|[一二两三四五六七八九十百几]+)[十多余]*[个名位]"
-    r"(?:同学|学生|孩子|家长|老师|住校生|女生|男生)"
+    r"(?:同学|学生|孩子|家长|老师|住校生|女生|男生))"
 )
 _WE_SCHOOL = ("我校", "本校", "学校官方")
 # Characters after which a short alias ("一中") is this school, not the tail of another name.

@@ -6,6 +6,8 @@ The posts are written for these tests; none comes from an evaluation set.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from yuqing.text.classify import Classifier, SchemeWords, simple_match
 from yuqing.text.models import adapt
@@ -274,3 +276,145 @@ def test_negative_proba(clf: Classifier) -> None:
     assert ((p >= 0) & (p <= 1)).all()
     assert p[0] > 0.5 > p[1]
     assert clf.negative_proba([]).shape == (0,)
+
+
+# -- hard cases added with the second round of the project's own examples (text3) ---------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known miss: a school notice full of warning words (欺凌, 溺水, 诈骗) still reads as a "
+    "complaint to the school-post model; see the text3 report",
+)
+def test_safety_education_notice_is_not_a_complaint(clf: Classifier) -> None:
+    # Harsh words (欺凌, 溺水) in a calm notice of the school's own education work.
+    r = lab(
+        clf,
+        "本周白鹭一中开展防溺水和防校园欺凌专题教育，各班观看警示片，学校还给每位家长发了"
+        "一封安全告知书，提醒假期不要让孩子私自到河边玩水。",
+        source_type="wechat",
+        source_name="微信公众号",
+        author="白鹭教育发布",
+    )
+    assert r.relevant
+    assert r.sentiment != "negative"
+    assert r.risk <= 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known miss: a school notice full of warning words (欺凌, 溺水, 诈骗) still reads as a "
+    "complaint to the school-post model; see the text3 report",
+)
+def test_scam_warning_from_the_school_is_neutral(clf: Classifier) -> None:
+    r = lab(
+        clf,
+        "有人冒充白鹭一中班主任在家长群里发收款码收“教辅费”，学校提醒：我校不会通过微信群"
+        "收取任何费用，请家长不要转账，发现可疑信息请报警。",
+        title="白鹭一中：警惕冒充教师收费",
+        source_type="wechat",
+        source_name="微信公众号",
+        author="白鹭一中",
+    )
+    assert r.relevant
+    assert r.sentiment != "negative"
+
+
+def test_calm_official_notice_of_a_stomach_outbreak_is_alert_worthy(clf: Classifier) -> None:
+    # No angry words at all, but several students taken ill: the office must act.
+    r = lab(
+        clf,
+        "昨晚晚餐后，白鹭一中有九名住校生先后出现腹痛、腹泻，已送医院诊治，目前情况稳定。"
+        "疾控部门已对食堂留样采样检测，学校暂停食堂供餐，改由配餐公司送餐。",
+        title="关于部分学生身体不适的情况通报",
+        source_type="wechat",
+        source_name="微信公众号",
+        author="白鹭一中",
+    )
+    assert r.relevant
+    assert r.risk >= 2
+
+
+def test_sarcastic_thumbs_up_over_a_fee_is_negative(clf: Classifier) -> None:
+    r = lab(clf, "白鹭一中这学期又收了一次“自愿”的班级建设费，不交的被班主任点名，真是好学校👍")
+    assert r.relevant
+    assert r.sentiment == "negative"
+    assert r.risk >= 1
+
+
+def test_denying_the_denial_is_negative(clf: Classifier) -> None:
+    # "Never" quoted back at the school with a counter-example: a complaint, not a denial.
+    r = lab(
+        clf,
+        "学校说白鹭一中老师从来没有有偿补课？我家孩子的英语老师昨天还在群里发暑期补习班报名表，"
+        "一期两千六，这也叫没有？",
+    )
+    assert r.relevant
+    assert r.sentiment == "negative"
+
+
+def test_same_named_school_elsewhere_with_harm_words_stays_quiet(clf: Classifier) -> None:
+    r = lab(
+        clf,
+        "柳川一中一名老师在课堂上扇了学生耳光，视频传开后柳川市教育局已责令停职调查。",
+        source_type="news",
+        source_name="柳川晚报",
+    )
+    assert not r.relevant
+    assert r.risk == 0
+
+
+@given(
+    st.text(alphabet="白鹭一中路站市第学校门口aA ，", max_size=40),
+)
+def test_word_finder_finds_what_substring_search_finds(body: str) -> None:
+    # The scheme's one-automaton word finder must report every occurrence str.find reports
+    # (overlapping ones included), for every kind of scheme word.
+    sw = SchemeWords.coerce(SCHEME)
+    m = simple_match(sw, "", body)
+    got = sorted((h.kind, h.word, h.start, h.end) for h in m.hits)
+    want = []
+    for kind, words in (
+        ("subject", sw.subject_words),
+        ("region", sw.region_words),
+        ("exclude", sw.exclude_words),
+    ):
+        for w in words:
+            i = body.find(w)
+            while i >= 0:
+                want.append((kind, w, i, i + len(w)))
+                i = body.find(w, i + 1)
+    assert got == sorted(want)
+
+
+def test_a_complaint_with_a_sum_or_a_head_count_is_yellow(clf: Classifier) -> None:
+    r = lab(
+        clf, "白鹭一中的英语老师周末在家开补习班，一节课三百，不去的学生上课就被晾在一边，谁来管管"
+    )
+    assert r.relevant and r.sentiment == "negative"
+    assert r.risk >= 2
+    assert any(x.term == "counted:money_or_people" for x in r.reasons)
+    r2 = lab(clf, "白鹭一中班上已经有6个同学咳嗽发烧回家了，学校到现在也没在群里说一声，好担心")
+    assert r2.risk >= 2
+    # The price of a meal is a mild complaint, not a charge: no count, no money in hundreds.
+    r3 = lab(clf, "白鹭一中食堂的盖饭又涨了两块，分量还少了，真吃不起了")
+    assert r3.sentiment == "negative"
+    assert r3.risk <= 1
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("交的一千二到现在没退", True),
+        ("每人收了350元", True),
+        ("已经有8个同学请假", True),
+        ("十多个家长都在等", True),
+        ("一个同学说的", False),
+        ("一份饭十二块", False),
+        ("2026年的事", False),
+    ],
+)
+def test_counted_pattern(text: str, counted: bool) -> None:
+    from yuqing.text.classify import _COUNTED_RE
+
+    assert (_COUNTED_RE.search(text) is not None) is counted

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from yuqing.text.models import FeatureSpec, TextModel, adapt, featurizer, train, transform_many
 
@@ -135,3 +136,32 @@ def test_transform_many_equals_separate_transforms() -> None:
         # Rows are L2-normalised unless binary.
     norms = np.sqrt(np.asarray(mats[SPEC].multiply(mats[SPEC]).sum(axis=1))).ravel()
     assert np.allclose(norms, 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_matrix_equals_a_plain_scipy_build(binary: bool) -> None:
+    # The per-document layout and sort must give exactly the rows scipy builds from the same
+    # (row, bucket) pairs by summing duplicates: empty, one-character and repeated texts too.
+    from yuqing.text.models import _matrix, _ngram_hashes
+
+    spec = FeatureSpec(n_features=2**12, ngram_min=1, ngram_max=3, binary=binary)
+    texts = ["", "a", "好", "好好好好好好", "食堂饭菜太难吃了，食堂饭菜太贵了", "", "abcabcabc"]
+    texts += [f"第{i}条：白鹭一中食堂{i % 3}号窗口" * (i % 4) for i in range(40)]
+    n_docs, parts = _ngram_hashes(texts, spec.ngram_min, spec.ngram_max, spec.max_chars)
+    got = _matrix(n_docs, parts, spec)
+    rows = np.concatenate([r for r, _h in parts])
+    cols = np.concatenate([(h % np.uint64(spec.n_features)).astype(np.int64) for _r, h in parts])
+    counts = sp.coo_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(n_docs, spec.n_features)
+    ).tocsr()
+    counts.sum_duplicates()
+    if binary:
+        want = (counts > 0).astype(np.float32).toarray()
+    else:
+        data = np.log1p(counts.toarray())
+        norms = np.sqrt((data**2).sum(axis=1, keepdims=True))
+        norms[norms == 0] = 1.0
+        want = data / norms
+    assert got.shape == (n_docs, spec.n_features)
+    assert got.has_sorted_indices or got.nnz == 0
+    np.testing.assert_allclose(got.toarray(), want, rtol=1e-6, atol=1e-7)

@@ -112,17 +112,49 @@ def synthetic_posts(n: int, words: list[str], seed: int = SEED) -> Iterator[Post
 # -- (1) end-to-end -----------------------------------------------------------------------
 
 
-def bench_classify(n: int, words: list[str]) -> dict[str, Any]:
+def posts_jsonl(posts: Iterator[Post]) -> bytes:
+    """The posts as the JSONL that ``yuqing classify`` reads (LABELS.md format)."""
+    lines = [
+        json.dumps(
+            {
+                "id": p.id,
+                "source_type": p.source_type,
+                "title": p.title,
+                "text": p.text,
+                "published_at": p.published_at.isoformat() if p.published_at else None,
+            },
+            ensure_ascii=False,
+        )
+        for p in posts
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def classify_jsonl(data: bytes, scheme: dict[str, Any]) -> int:
+    """What ``yuqing classify`` does between its files: read JSONL, analyse, write JSONL."""
+    import io
+
+    from yuqing.text.cli import LineReader, _dumps
     from yuqing.text.pipeline import analyse
 
+    reader = LineReader(io.BytesIO(data), "<bench>")
+    out = io.StringIO()
+    count = 0
+    for result in analyse(reader, scheme):
+        out.write(_dumps(result.to_json()) + "\n")
+        count += 1
+    return count
+
+
+def bench_classify(n: int, words: list[str]) -> dict[str, Any]:
     scheme = bench_scheme(words)
     # Warm-up: model loading and automaton building are start-up costs, not per-post costs.
-    for _ in analyse(synthetic_posts(20, words, seed=SEED + 7), scheme):
-        pass
+    classify_jsonl(posts_jsonl(synthetic_posts(20, words, seed=SEED + 7)), scheme)
+    # The input is made before the clock starts: generating synthetic posts (~140 µs each)
+    # is the benchmark's own cost, not the classifier's.
+    data = posts_jsonl(synthetic_posts(n, words))
     w0, c0 = time.perf_counter(), time.process_time()
-    count = 0
-    for _ in analyse(synthetic_posts(n, words), scheme):
-        count += 1
+    count = classify_jsonl(data, scheme)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     rate = count / cpu if cpu else 0.0
     return figure(
@@ -135,7 +167,8 @@ def bench_classify(n: int, words: list[str]) -> dict[str, Any]:
         cpu_seconds=round(cpu, 3),
         wall_seconds=round(wall, 3),
         wall_posts_per_second=round(count / wall, 1) if wall else None,
-        note="per CPU-second of one core (wall-clock rate alongside): other load does not skew it",
+        note="JSONL in -> analyse -> JSONL out, as `yuqing classify` between its files; per "
+        "CPU-second of one core (wall-clock rate alongside): other load does not skew it",
     )
 
 
@@ -339,9 +372,10 @@ def bench_osm(quick: bool) -> dict[str, Any]:
         "osm_weibo_negative_macro_f1",
         f_ours,
         "",
-        "> snownlp",
-        f_ours > f_base,
+        ">= 0.83 and >= snownlp + 0.25",
+        f_ours >= 0.83 and f_ours >= f_base + 0.25,
         snownlp=round(f_base, 4),
+        margin_over_snownlp=round(f_ours - f_base, 4),
         posts=n,
     )
 

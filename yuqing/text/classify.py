@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ahocorasick_rs
 import numpy as np
 
 from .lexicons import KINDS, Lexicon, default_lexicon
@@ -74,10 +75,23 @@ _CJK_NUM = "一二三四五六七八九十"
 # Names of schools: "X一中", "X市第三中学", "X实验小学"… used to spot lists of schools (exam
 # venues, rankings) where this school is one of many.
 _SCHOOL_RE = re.compile(
+    r"(?=[第一二三四五六七八九十实外中小职幼])"  # one class test rejects most positions
     r"(?:第[" + _CJK_NUM + r"]{1,3}中学|[" + _CJK_NUM + r"]{1,3}[中小](?![文心午国])"
     r"|实验[中小]学|外国语学校|中学|小学|职业技术学院|幼儿园)"
 )
 _PLACE_SUFFIX = "市县区省镇州"
+# A sum of money (hundreds or more: a charge, not the price of a meal) or a count of people
+# makes a complaint concrete ("一期三千八", "交了一千二", "8个同学长了水痘"): something an
+# office can check and that others repeat (LABELS.md: a concrete complaint is yellow).
+# Counts start at two: "一个同学说" is hearsay, not a count.
+_COUNTED_RE = re.compile(
+    # The lookahead first: most positions fail on one class test instead of three branches.
+    r"(?=[\d一二两三四五六七八九十百千万几])(?:"
+    r"\d{3,}(?:\.\d+)?\s*(?:块钱?|元)"
+    r"|[一二两三四五六七八九][百千万][一二两三四五六七八九]?(?![年米分秒度层楼])"
+    r"|(?!一[个名位])(?:\d+|[一二两三四五六七八九十百几]+)[十多余]*[个名位]"
+    r"(?:同学|学生|孩子|家长|老师|住校生|女生|男生))"
+)
 _WE_SCHOOL = ("我校", "本校", "学校官方")
 # Characters after which a short alias ("一中") is this school, not the tail of another name.
 _ALIAS_LEFT = "的在是到去和与读们边咱我你他了进考上念回送从离"
@@ -129,24 +143,81 @@ def _short_aliases(s: SchemeWords) -> tuple[str, ...]:
     return tuple(sorted(out - set(s.subject_words)))
 
 
-def simple_match(scheme: SchemeWords, title: str, text: str) -> SchemeMatch:
-    """Plain substring matching of the scheme words: the stand-in used when the caller has no
-    :class:`SchemeMatch` from the real matcher (which also folds variants and spellings)."""
-    hits: list[Hit] = []
-    for fld, body in (("title", title), ("text", text)):
+_WordSpans = dict[str, list[tuple[str, int, int]]]  # kind -> (word, start, end), by start
+
+
+@dataclass(frozen=True)
+class _WordFinder:
+    """One Aho-Corasick automaton over a scheme's subject, region and exclude words and short
+    aliases: one C-level scan of a field finds every occurrence (overlapping ones too, as
+    ``str.find`` from each next position does) instead of one Python search per word."""
+
+    ac: Any
+    owners: tuple[tuple[tuple[str, str], ...], ...]  # per pattern: (kind, word) pairs
+
+    def find(self, body: str) -> _WordSpans:
+        out: _WordSpans = {}
+        if not body or self.ac is None:
+            return out
+        owners = self.owners
+        for pid, s, e in self.ac.find_matches_as_indexes(body, overlapping=True):
+            for kind, word in owners[pid]:
+                out.setdefault(kind, []).append((word, s, e))
+        for spans in out.values():
+            spans.sort(key=_span_start)
+        return out
+
+
+def _span_start(x: tuple[str, int, int]) -> int:
+    return x[1]
+
+
+_FINDERS: dict[SchemeWords, _WordFinder] = {}
+
+
+def _finder(sw: SchemeWords) -> _WordFinder:
+    f = _FINDERS.get(sw)
+    if f is None:
+        owners: dict[str, list[tuple[str, str]]] = {}
         for kind, words in (
-            ("subject", scheme.subject_words),
-            ("region", scheme.region_words),
-            ("exclude", scheme.exclude_words),
+            ("subject", sw.subject_words),
+            ("region", sw.region_words),
+            ("exclude", sw.exclude_words),
+            ("alias", sw.aliases),
         ):
             for w in words:
-                if not w:
-                    continue
-                i = body.find(w)
-                while i >= 0:
-                    hits.append(Hit(w, kind, "exact", fld, i, i + len(w), w))  # type: ignore[arg-type]
-                    i = body.find(w, i + 1)
-    subj = _uncovered_subjects(hits)
+                if w and (kind, w) not in owners.get(w, ()):
+                    owners.setdefault(w, []).append((kind, w))
+        pats = list(owners)
+        ac = (
+            ahocorasick_rs.AhoCorasick(pats, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
+            if pats
+            else None
+        )
+        if len(_FINDERS) >= 64:  # schemes of one deployment: a handful; bound it anyway
+            _FINDERS.clear()
+        f = _FINDERS[sw] = _WordFinder(ac, tuple(tuple(owners[w]) for w in pats))
+    return f
+
+
+def simple_match(
+    scheme: SchemeWords,
+    title: str,
+    text: str,
+    kinds: Sequence[str] = ("subject", "region", "exclude"),
+    found: Mapping[str, _WordSpans] | None = None,
+) -> SchemeMatch:
+    """Plain substring matching of the scheme words: the stand-in used when the caller has no
+    :class:`SchemeMatch` from the real matcher (which also folds variants and spellings).
+    ``found``: the fields already scanned by the scheme's word finder (title, text)."""
+    hits: list[Hit] = []
+    finder = _finder(scheme) if found is None else None
+    for fld, body in (("title", title), ("text", text)):
+        spans = found[fld] if found is not None else finder.find(body)  # type: ignore[union-attr]
+        for kind in kinds:
+            for w, s, e in spans.get(kind, ()):
+                hits.append(Hit(w, kind, "exact", fld, s, e, w))  # type: ignore[arg-type]
+    subj = _uncovered_subjects(hits) if "subject" in kinds else []
     return SchemeMatch(scheme.name, bool(subj), tuple(hits))
 
 
@@ -420,6 +491,12 @@ class Classifier:
             denial=per_post(kind == _K["denial"], weight),
             official=per_post(kind == _K["official"], weight),
             concrete=per_post(kind == _K["concrete"], weight),
+            counted=np.array(
+                [
+                    float(_COUNTED_RE.search(v.focus_text if v.focus_spans else v.full) is not None)
+                    for v in views
+                ]
+            ),
             reach=per_post(kind == _K["reach"], weight),
             authority=np.array(
                 [self._authority(p.source_type, p.source_name, p.author) for p in posts]
@@ -447,18 +524,18 @@ class Classifier:
         full = f"{title}。{text}" if title else text
         if sw is None:
             return _View(full, "", [], [], True)
+        finder = _finder(sw)
+        found = {"title": finder.find(title), "text": finder.find(text)}
         if match is None:
-            match = simple_match(sw, title, text)
+            match = simple_match(sw, title, text, found=found)
         else:
             # The real matcher may not report region / exclude words: add plain ones.
-            extra_hits = simple_match(
-                SchemeWords(sw.name, (), sw.region_words, sw.exclude_words, ("-",)), title, text
-            ).hits
+            extra_hits = simple_match(sw, title, text, ("region", "exclude"), found).hits
             known = {(h.kind, h.field, h.start, h.end) for h in match.hits}
             add = tuple(h for h in extra_hits if (h.kind, h.field, h.start, h.end) not in known)
             if add:
                 match = SchemeMatch(match.scheme, match.matched, match.hits + add)
-        feats, context, reasons, has_ref = _relevance_features(post, match, sw)
+        feats, context, reasons, has_ref = _relevance_features(post, match, sw, found)
         view = _View(full, context, feats, reasons, has_ref)
         if len(text) > LONG_TEXT:
             spans = _merge(
@@ -501,6 +578,8 @@ class Classifier:
         if sc.official_denial[i]:
             reasons.append(Reason("sentiment", "official_denial", -2.5))
         risk = int(sc.risk[i])
+        if risk and ev.counted[i]:
+            reasons.append(Reason("risk", "counted:money_or_people", 1.0))
         if risk and ev.sev[i]:
             reasons.append(Reason("risk", f"severity:{ev.sev[i]}", float(ev.sev[i])))
         if risk:
@@ -539,6 +618,7 @@ class _Evidence:
     denial: np.ndarray
     official: np.ndarray
     concrete: np.ndarray
+    counted: np.ndarray  # 1.0 where the post names a sum of money or a count of people
     reach: np.ndarray
     authority: np.ndarray
     # Lexicon rows shown as reasons, sorted by post, then importance, then position.
@@ -647,7 +727,7 @@ def _combine_batch(
     sev, concrete, reach, authority = ev.sev, ev.concrete, ev.reach, ev.authority
     media = news | (authority >= 0.9)
     risk_neg = np.ones(len(posts), dtype=np.int64)
-    risk_neg[(concrete >= 1.0) | (sev >= 2) | media | petition] = 2
+    risk_neg[(concrete >= 1.0) | (ev.counted > 0) | (sev >= 2) | media | petition] = 2
     orange = (sev >= 3) | (media & ((sev >= 2) | (concrete >= 1.0))) | ((sev >= 2) & (reach >= 1.5))
     risk_neg[orange] = 3
     risk_neg[(sev >= 4) | (orange & (reach >= 2.0))] = 4
@@ -688,10 +768,14 @@ def _in_quotes(text: str, start: int, end: int) -> bool:
 
 
 def _relevance_features(
-    post: Post, match: SchemeMatch, sw: SchemeWords
+    post: Post, match: SchemeMatch, sw: SchemeWords, found: Mapping[str, _WordSpans] | None = None
 ) -> tuple[list[float], str, list[Reason], bool]:
-    """Dense features, the masked context string, reasons and whether the school is named."""
+    """Dense features, the masked context string, reasons and whether the school is named.
+    ``found``: the scheme's word finder's spans per field (computed here when not given)."""
     title, text = post.title or "", post.text or ""
+    if found is None:
+        finder = _finder(sw)
+        found = {"title": finder.find(title), "text": finder.find(text)}
     hits = list(match.hits)
     subj = _uncovered_subjects(hits)
     excl = [h for h in hits if h.kind == "exclude"]
@@ -713,20 +797,23 @@ def _relevance_features(
         occ = bytearray(len(body))
         for s0, e0, _m in spans:
             occ[s0:e0] = b"\x01" * (e0 - s0)
+        # Aliases in scheme order, then region words longest first, each left to right.
+        alias_at: dict[str, list[int]] = {}
+        for w, i, _j in found[fld].get("alias", ()):
+            alias_at.setdefault(w, []).append(i)
         for a in sw.aliases:
-            for i in _find_all(body, a):
+            for i in alias_at.get(a, ()):
                 j = i + len(a)
                 if occ.find(1, i, j) < 0 and not _in_school_name(body, i):
                     spans.append((i, j, ALIAS_MARK))
                     occ[i:j] = b"\x01" * (j - i)
                     alias_count += 1
-        for r in sorted(sw.region_words, key=len, reverse=True):
-            for i in _find_all(body, r):
-                j = i + len(r)
-                if occ.find(1, i, j) < 0:
-                    spans.append((i, j, REGION_MARK))
-                    occ[i:j] = b"\x01" * (j - i)
-                    region_in_text = 1.0
+        regions = sorted(found[fld].get("region", ()), key=_region_order)
+        for _w, i, j in regions:
+            if occ.find(1, i, j) < 0:
+                spans.append((i, j, REGION_MARK))
+                occ[i:j] = b"\x01" * (j - i)
+                region_in_text = 1.0
         for s, _e, mark in spans:
             # "鹿溪市滨江一中": a place name right before the school's name is another place.
             if mark == SUBJECT_MARK and s > 0 and body[s - 1] in _PLACE_SUFFIX:
@@ -821,16 +908,9 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _find_all(body: str, word: str) -> list[int]:
-    """Start offsets of the non-overlapping occurrences of ``word`` (as ``re.finditer``)."""
-    out: list[int] = []
-    if not word:
-        return out
-    i = body.find(word)
-    while i >= 0:
-        out.append(i)
-        i = body.find(word, i + len(word))
-    return out
+def _region_order(x: tuple[str, int, int]) -> tuple[int, int]:
+    """Longest region word first, then text order (a longer name wins the characters)."""
+    return (-len(x[0]), x[1])
 
 
 def _in_school_name(body: str, s: int) -> bool:

@@ -78,32 +78,54 @@ def _ngram_hashes(
 def _matrix(
     n_docs: int, parts: list[tuple[np.ndarray, np.ndarray]], spec: FeatureSpec
 ) -> sp.csr_matrix:
-    """CSR rows for one spec from n-gram hashes, built directly (no COO -> CSR conversion:
-    one sort of (row, bucket) keys gives sorted, summed rows at a fraction of scipy's cost)."""
+    """CSR rows for one spec from n-gram hashes, built directly (no COO -> CSR conversion).
+
+    The buckets of each document are laid out contiguously (one vectorised scatter: every
+    part is already ordered by document) and sorted document by document as int32: a few
+    hundred small in-place sorts are ~5x cheaper than one sort of the batch's (row, bucket)
+    int64 keys, and equal buckets of a row end up adjacent for counting."""
     nf = np.uint64(spec.n_features)
-    keys = [r * np.int64(spec.n_features) + (h % nf).astype(np.int64) for r, h in parts if len(r)]
-    if not keys:
+    parts = [(r, h) for r, h in parts if len(r)]
+    if not parts:
         return sp.csr_matrix((n_docs, spec.n_features), dtype=np.float32)
-    k = np.sort(np.concatenate(keys))
-    first = np.empty(len(k), dtype=bool)
+    per_part = [np.bincount(r, minlength=n_docs) for r, _h in parts]
+    totals = np.sum(per_part, axis=0)
+    offset = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(totals, out=offset[1:])
+    n_keys = int(offset[-1])
+    cols = np.empty(n_keys, dtype=np.int32)
+    before = offset[:-1].copy()  # where the next part's buckets of each document go
+    for (r, h), counts in zip(parts, per_part, strict=True):
+        start_in_part = np.zeros(n_docs, dtype=np.int64)
+        np.cumsum(counts[:-1], out=start_in_part[1:])
+        pos = (before - start_in_part)[r] + np.arange(len(r), dtype=np.int64)
+        cols[pos] = (h % nf).astype(np.int32)
+        before += counts
+    bounds = offset.tolist()
+    for d in range(n_docs):
+        a, b = bounds[d], bounds[d + 1]
+        if b - a > 1:
+            cols[a:b].sort()
+    first = np.empty(n_keys, dtype=bool)
     first[0] = True
-    np.not_equal(k[1:], k[:-1], out=first[1:])
+    np.not_equal(cols[1:], cols[:-1], out=first[1:])
+    first[offset[1:-1][totals[1:] > 0]] = True  # a row's first bucket starts a new entry
     starts = np.flatnonzero(first)
-    uniq = k[starts]
-    rows = uniq // spec.n_features
-    cols = (uniq - rows * spec.n_features).astype(np.int32)
+    doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), totals)
+    rows = doc_of[starts]
+    out_cols = cols[starts]
     indptr = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
     if spec.binary:
-        data = np.ones(len(uniq), dtype=np.float32)
+        data = np.ones(len(starts), dtype=np.float32)
     else:
-        counts = np.diff(np.append(starts, len(k))).astype(np.float32)
+        counts_u = np.diff(np.append(starts, n_keys)).astype(np.float32)
         # Sublinear tf: a word said five times is not five times the evidence.
-        data = np.log1p(counts)
+        data = np.log1p(counts_u)
         norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=n_docs))
         norms[norms == 0] = 1.0
         data = (data / norms[rows]).astype(np.float32)
-    return sp.csr_matrix((data, cols, indptr), shape=(n_docs, spec.n_features))
+    return sp.csr_matrix((data, out_cols, indptr), shape=(n_docs, spec.n_features))
 
 
 class Featurizer:

@@ -244,3 +244,48 @@ def test_a_schools_own_sites_do_not_open_the_intranet_to_link_checks(
         found = checks.check_text(server.url("/secret"), lists)
     assert [f.kind for f in found if f.kind.startswith("link.")] in ([], ["link.insecure"])
     assert server.paths() == ["/secret"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("127.0.0.1", True),  # the server itself: its Redis, PostgreSQL, admin ports
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("169.254.169.254", True),  # the cloud host's metadata service
+        ("0.0.0.0", True),
+        ("10.20.0.5", False),  # the school's intranet: what "on the intranet" is for
+        ("192.168.3.4", False),
+        ("100.64.1.1", False),
+    ],
+)
+def test_an_intranet_asset_never_reaches_the_server_itself(
+    school: Any, settings: Any, address: str, refused: bool
+) -> None:
+    # A security officer may check the school's intranet servers ("on the intranet"), but
+    # loopback and link-local are the Yuqing server and its host, not the school's: only the
+    # operator's allow-list opens them (this was open to any intranet asset).
+    from tests.security.conftest import make_asset
+    from yuqing.security.guard import NotAuthorised, target_for
+
+    settings.FETCH_ALLOW_HOSTS = []
+    asset = make_asset(school, "http://oa.school.example/", allow_private=True)
+    target = target_for(asset, static_names={"oa.school.example": [address]})
+    if refused:
+        with pytest.raises(NotAuthorised, match="not checked"):
+            asyncio.run(target.resolve("oa.school.example"))
+    else:
+        assert asyncio.run(target.resolve("oa.school.example")) == [address]
+    # An IP-literal asset is judged the same way.
+    literal = make_asset(school, f"http://{_bracket(address)}/", allow_private=True)
+    check = target_for(literal)
+    if refused:
+        with pytest.raises(NotAuthorised):
+            check.check_address(address, address)
+    else:
+        check.check_address(address, address)
+
+
+def _bracket(address: str) -> str:
+    return f"[{address}]" if ":" in address else address

@@ -1,3 +1,5 @@
-"""The cast of people (one per role, bureau, outsider) comes from the permission matrix."""
+"""Fixtures shared with other test packages: the cast of people (one per role, bureau,
+outsider) from the permission matrix, and the browser and its page from tests/browser."""
 
-from tests.test_permissions import cast  # noqa: F401  (a fixture, used by name)
+from tests.browser.conftest import browser, page  # noqa: F401  (fixtures, used by name)
+from tests.test_permissions import cast  # noqa: F401

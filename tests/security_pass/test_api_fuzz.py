@@ -62,6 +62,7 @@ def test_the_api_answers_no_input_with_a_server_error(
         capture_output=True,
         text=True,
         timeout=TIME_BUDGET_S + 60,
+        cwd=tmp_path,  # schemathesis keeps a .schemathesis folder in its working directory
         env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
         check=False,
     )

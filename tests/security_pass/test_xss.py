@@ -319,3 +319,102 @@ def test_exported_documents_keep_payloads_as_text(
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         xml = "".join(archive.read(n).decode() for n in archive.namelist() if n.endswith(".xml"))
     assert "<img" not in xml and "&lt;img src=x onerror" in xml
+
+
+def test_an_imported_mention_table_keeps_payloads_inert(
+    school: Any, people: dict[str, Any]
+) -> None:
+    import csv
+
+    from yuqing.monitor import setup_services
+    from yuqing.monitor.models import Mention, Source
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["标题", "正文", "链接", "作者"])
+    for i, payload in enumerate(PAYLOADS):
+        link = EVIL_LINKS[i % 2] if i < 2 else f"https://news.example.cn/{i}"
+        writer.writerow([attack(f"导入{i}"), f"育才中学 {payload}", link, payload])
+    with school_scope(school):
+        setup_services.scheme_create(name="学校", subject_words=[school.name, "育才中学"])
+        source = setup_services.source_create(kind=Source.Kind.IMPORT, name=PAYLOADS[0])
+        job = setup_services.import_upload(
+            file=io.BytesIO(out.getvalue().encode("utf-8-sig")),
+            filename="export.csv",
+            source=source,
+            user=people["admin"],
+        )
+        setup_services.import_start(
+            job=job, mapping={"title": "标题", "text": "正文", "url": "链接", "author": "作者"}
+        )
+    setup_services.import_run(job_id=job.pk)
+    with school_scope(school):
+        mentions = list(Mention.objects.all())
+    # The two rows whose link is no web address are refused as row errors; the rest stored.
+    assert len(mentions) == len(PAYLOADS) - 2
+    assert all(not m.url.lower().startswith("javascript:") for m in mentions)
+    client = admin(people)
+    for url in (
+        reverse("monitor:index"),
+        reverse("monitor:import_detail", args=[job.pk]),
+        reverse("monitor_setup:sources") if _has("monitor_setup:sources") else None,
+    ):
+        if url:
+            body = client.get(url).content.decode()
+            assert_inert(body, url)
+
+
+def test_an_imported_asset_register_keeps_payloads_inert(
+    school: Any, people: dict[str, Any]
+) -> None:
+    from tests.security_pass import bombs
+    from yuqing.security import services as security_services
+    from yuqing.security.models import Asset
+
+    sheet = bombs.SHEET.replace("website", "网站").replace(
+        '<c r="B1" t="inlineStr"><is><t>Kind</t></is></c>',
+        '<c r="B1" t="inlineStr"><is><t>Kind</t></is></c>'
+        '<c r="C1" t="inlineStr"><is><t>URL</t></is></c>',
+    )
+    sheet = sheet.replace(
+        '<c r="B2" t="inlineStr"><is><t>网站</t></is></c>',
+        '<c r="B2" t="inlineStr"><is><t>网站</t></is></c>'
+        '<c r="C2" t="inlineStr"><is><t>https://www.example.cn/</t></is></c>',
+    )
+    data = bombs.xlsx(sheet=sheet.format(cell=html.escape(PAYLOADS[1])))
+    with school_scope(school):
+        result = security_services.assets_import_xlsx(file=io.BytesIO(data), user=people["admin"])
+        assert result.created == 1, result
+        asset = Asset.objects.get()
+    client = admin(people)
+    for url in (reverse("security:asset_list"), reverse("security:asset_detail", args=[asset.pk])):
+        body = client.get(url).content.decode()
+        assert_inert(body, url)
+        assert "xss-2" in body
+
+
+def test_the_report_document_keeps_outside_text_as_text(
+    loaded: dict[str, Any], people: dict[str, Any]
+) -> None:
+    # A Word report lists events and alerts by their titles, which came from outside.
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from yuqing.reports import services as report_services
+
+    today = timezone.localdate()
+    with school_scope(loaded["case"].school_id):
+        report = report_services.report_generate(
+            kind="weekly",
+            start=today - dt.timedelta(days=today.weekday()),
+            end=today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=6),
+            user=people["admin"],
+        )
+        with report.file.open("rb") as fh:
+            data = fh.read()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        body = archive.read("word/document.xml").decode()
+    assert "xss-" in body  # the titles are in the document
+    assert "<script" not in body and "<img" not in body and "<svg" not in body
+    assert "&lt;script&gt;" in body or "&lt;img" in body

@@ -105,6 +105,19 @@ def test_it_refuses_xml_entities_in_office_files(make: Callable[[], bytes], kind
     assert "entities" in message
 
 
+def test_it_finds_a_dtd_hidden_behind_a_long_prolog() -> None:
+    # Comments may come before the DTD: a check of the first few KiB alone would miss it.
+    padded = bombs.BILLION_LAUGHS_DTD.join(["<!--" + "x" * 20_000 + "-->", ""])
+    sheet = bombs.SHEET.format(cell="&lol9;").replace("?>", "?>" + padded, 1)
+    with pytest.raises(uploads.UploadRejected) as exc:
+        uploads.check_office_package(bombs.xlsx(sheet=sheet))
+    assert exc.value.reason == "package"
+    # A prolog that never reaches its root element is refused too.
+    endless = '<?xml version="1.0"?>' + "<!--" + "y" * (2 * 1024 * 1024) + "-->" + "<a/>"
+    with pytest.raises(uploads.UploadRejected):
+        uploads.check_office_package(bombs.xlsx(sheet=endless))
+
+
 def test_it_refuses_an_executable_renamed_as_an_office_file() -> None:
     for kind in ("docx", "xlsx"):
         with pytest.raises(uploads.UploadRejected) as exc:

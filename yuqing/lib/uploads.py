@@ -23,6 +23,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 from typing import IO, Literal
+from xml.parsers import expat
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -72,7 +73,9 @@ OFFICE_MAX_PARTS = 5000
 OFFICE_MAX_EXPANDED = 200 * 1024 * 1024
 OFFICE_MAX_RATIO = 100
 _RATIO_FROM_BYTES = 1024 * 1024
-_XML_HEAD_BYTES = 4096
+# The prolog (declaration, comments, DTD) comes before the root element; an Office part's is a
+# few dozen bytes, so one that goes on for this long is refused as well.
+_XML_PROLOG_BYTES = 1024 * 1024
 
 
 def sniff_type(head: bytes) -> str | None:
@@ -123,8 +126,9 @@ def office_kind(data: bytes) -> str | None:
 def check_office_package(data: bytes, *, name: str = "") -> None:
     """Refuse a ZIP package that is a zip bomb or holds XML with a DTD (entity bombs, XXE).
 
-    Reads only the central directory and the first bytes of each XML part: CPython's zipfile
-    never inflates more than a part's declared size, so the declared sizes bound the cost.
+    Reads only the central directory and the prolog of each XML part (up to its root element):
+    CPython's zipfile never inflates more than a part's declared size, so the declared sizes
+    bound the cost.
     Raises :class:`UploadRejected` ("package") with the reason; other damage is left to the
     caller's parser."""
     shown = name or "file"
@@ -165,10 +169,10 @@ def check_office_package(data: bytes, *, name: str = "") -> None:
                 continue
             try:
                 with archive.open(part) as member:
-                    head = member.read(_XML_HEAD_BYTES)
+                    declares = _declares_dtd(member)
             except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError):
                 continue  # damaged: the caller's parser says so in its own words
-            if _has_dtd(head):
+            if declares:
                 raise UploadRejected(
                     "package",
                     _(
@@ -179,11 +183,41 @@ def check_office_package(data: bytes, *, name: str = "") -> None:
                 )
 
 
-def _has_dtd(head: bytes) -> bool:
-    # A DTD comes before the root element, so it is within the first bytes; the encoding may
-    # be UTF-16 in principle, so look at the text with the NULs taken out too.
-    lowered = head.lower()
-    return b"<!doctype" in lowered or b"<!doctype" in lowered.replace(b"\x00", b"")
+class _RootReached(Exception):
+    pass
+
+
+def _declares_dtd(member: IO[bytes]) -> bool:
+    """Whether the XML in ``member`` has a document type declaration before its root element
+    (or a prolog longer than any Office part's). Parses the prolog only: expat stops at the
+    root element or the DTD, before any entity could be expanded."""
+    parser = expat.ParserCreate()
+    found: list[bool] = []
+
+    def doctype(*_args: object) -> None:
+        found.append(True)
+        raise _RootReached
+
+    def root(*_args: object) -> None:
+        raise _RootReached
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.StartElementHandler = root
+    read = 0
+    try:
+        while True:
+            chunk = member.read(CHUNK_BYTES)
+            if not chunk:
+                parser.Parse(b"", True)
+                return False
+            read += len(chunk)
+            parser.Parse(chunk, False)
+            if read > _XML_PROLOG_BYTES:
+                return True  # no root element yet: no Office part looks like this
+    except _RootReached:
+        return bool(found)
+    except expat.ExpatError:
+        return False  # not well-formed: the caller's parser refuses it in its own words
 
 
 class UploadRejected(ValueError):

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint check clean
 
 # The virtualenv is made once; packages are (re)installed when pyproject.toml changes.
 $(BIN)/python:
@@ -24,6 +24,11 @@ test:
 
 lint:
 	PYTHON=$(PYTHON) scripts/test.sh --lint-only
+
+# Security checks alone (`make test` runs them too): bandit, and pip-audit when its
+# vulnerability database can be reached (see scripts/test.sh).
+check:
+	PYTHON=$(PYTHON) scripts/test.sh --security-only
 
 bench: $(VENV)/.installed
 	mkdir -p var/bench

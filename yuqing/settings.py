@@ -184,6 +184,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Our own response: it states the cool-off in minutes, which the plain template cannot.
 AXES_LOCKOUT_CALLABLE = "yuqing.accounts.views.locked_out"
+AXES_USERNAME_CALLABLE = "yuqing.accounts.views.lockout_username"
 AXES_VERBOSE = False
 
 SESSION_COOKIE_AGE = envint("YUQING_SESSION_HOURS", 12, minimum=1) * 3600

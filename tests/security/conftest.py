@@ -22,6 +22,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 Route = tuple[int, dict[str, str], bytes]
 
 
+@pytest.fixture(autouse=True)
+def _loopback_is_the_operators_to_open(settings: Any) -> None:
+    # The test servers listen on 127.0.0.1; loopback is never a school's intranet, so only
+    # the operator's allow-list opens it to checks (as a deployment would for a local site).
+    settings.FETCH_ALLOW_HOSTS = ["127.0.0.1"]
+
+
 @dataclass
 class Web:
     """A small site: path -> (status, headers, body); every request path is kept."""

@@ -83,6 +83,14 @@ login_view = auth_views.LoginView.as_view(
 )
 
 
+def lockout_username(request: HttpRequest, credentials: Any = None) -> str:
+    """The name django-axes counts failures under (AXES_USERNAME_CALLABLE): as the sign-in
+    form reads it (stripped) and case-folded, so " alice" or "ALICE" share alice's count
+    instead of each buying a fresh set of guesses."""
+    source = credentials if credentials else request.POST
+    return str(source.get("username") or "").strip().casefold()
+
+
 def locked_out(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:

@@ -310,7 +310,9 @@ def channel_log(request: HttpRequest, pk: int) -> HttpResponse:
 def channel_test(request: HttpRequest, pk: int) -> HttpResponseBase:
     channel = get_object_or_404(Channel, pk=pk)
     level = request.POST.get("level", "1")
-    services.channel_send_test(channel=channel, level=int(level) if level in "1234" else 1)
+    services.channel_send_test(
+        channel=channel, level=int(level) if level in ("1", "2", "3", "4") else 1
+    )
     if _is_htmx(request):
         return render(request, "alerts/_delivery_log.html", _log_context(channel))
     messages.info(request, _("Test message queued; its result appears in the delivery log."))

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from yuqing.lib.urls import is_http_url
 from yuqing.monitor import search
 from yuqing.monitor.models import Event, EventIndexState, Mention, Scheme, Source
 from yuqing.text.normalize import normalize
@@ -109,7 +110,9 @@ def mentions_ingest(*, source: Source, items: Sequence[IncomingItem]) -> IngestR
         item = IncomingItem(
             text=text,
             title=item.title[:500],
-            url=item.url[:2000],
+            # Only a web address is a link: a javascript: or data: "URL" from a feed or a push
+            # would be an XSS link wherever a page shows the original.
+            url=item.url[:2000] if is_http_url(item.url.strip()) else "",
             author=item.author[:200],
             published_at=item.published_at,
             source_type=item.source_type,

@@ -48,6 +48,8 @@ class Lists:
 
 
 def _engine_config(lists: Lists) -> Any:
+    from django.conf import settings
+
     from yuqing.text.proofread import ProofreadConfig
 
     return ProofreadConfig.from_dict(
@@ -59,6 +61,9 @@ def _engine_config(lists: Lists) -> Any:
             "link_hosts": list(lists.link_hosts),
             "check_links": bool(lists.check_links and lists.link_hosts),
             "use_defaults": lists.use_seeded,
+            # The school's own sites are which links to check, not which private addresses
+            # the server may reach: that is the operator's list only (SSRF).
+            "private_hosts": list(settings.FETCH_ALLOW_HOSTS),
         }
     )
 

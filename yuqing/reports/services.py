@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from yuqing.accounts.models import School, User
 from yuqing.audit.services import audit_record
+from yuqing.lib import uploads
 from yuqing.reports import charts as charts_mod
 from yuqing.reports import compute
 from yuqing.reports import docx as docx_mod
@@ -188,6 +189,10 @@ def template_check(*, file: IO[bytes], filename: str) -> bytes:
         raise ValidationError(
             {"file": _("The file's content is not a Word document (.docx).")}
         ) from None
+    try:
+        uploads.check_office_package(data, name=filename)
+    except uploads.UploadRejected as exc:
+        raise ValidationError({"file": exc.message}) from None
     sample = {
         "kind": "daily",
         "period": {"start": "2026-01-01", "end": "2026-01-01", "label": "2026-01-01"},

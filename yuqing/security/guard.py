@@ -10,8 +10,11 @@ from a registered asset, and every connection it makes goes through that target:
   project's ``HttpClient`` whose allow list is built from this asset only, and its resolver
   refuses every other name;
 - raw TCP (ports, TLS) goes through ``Target.open_connection``: the host must be the asset's,
-  and every address it resolves to is checked — private, loopback and other non-public
-  addresses only when the asset says it lives on the intranet.
+  and every address it resolves to is checked — private and other non-public addresses only
+  when the asset says it lives on the intranet. Loopback, link-local (cloud metadata),
+  unspecified and multicast addresses are never the school's intranet: they are the server
+  itself and its host, so only the operator's allow-list (``FETCH_ALLOW_HOSTS``) opens them
+  (and then still only for an asset on the intranet).
 
 Everything a run reached is recorded in ``Target.contacted`` and stored on the check run.
 """
@@ -84,6 +87,8 @@ class Target:
     contacted: list[str] = field(default_factory=list)
     # Tests replace name resolution with a table; None means the system resolver.
     static_names: dict[str, list[str]] | None = None
+    # Hosts the operator allowed past the address guard (FETCH_ALLOW_HOSTS).
+    operator_hosts: frozenset[str] = frozenset()
 
     # ----------------------------------------------------------------- the checks themselves
 
@@ -102,7 +107,13 @@ class Target:
 
     def check_address(self, host: str, address: str) -> None:
         reason = blocked_reason(address)
-        if reason is not None and not self.allow_private:
+        if reason is None:
+            return
+        if not _intranet(reason) and _norm(host) not in self.operator_hosts:
+            # The server itself or its host (metadata service): a school's setting never
+            # reaches it, whatever the asset says.
+            raise NotAuthorised(f"{host} resolves to {address} ({reason}); not checked")
+        if not self.allow_private:
             raise NotAuthorised(
                 f"{host} resolves to {address} ({reason}); mark the asset as on the intranet "
                 "to check it"
@@ -214,6 +225,12 @@ class Target:
             hops.append(current)
 
 
+def _intranet(reason: str) -> bool:
+    """Whether ``blocked_reason`` said private or shared (CGNAT) space, which is what an
+    intranet uses, rather than loopback, link-local, unspecified, multicast or reserved."""
+    return reason.removeprefix("IPv4-mapped ") in ("private address", "non-global address")
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -248,7 +265,14 @@ def target_for(asset: Any, *, static_names: dict[str, list[str]] | None = None) 
         base_url=asset.base_url,
         expected_ports=tuple(int(p) for p in asset.expected_ports or ()),
         static_names=static_names,
+        operator_hosts=_operator_hosts(),
     )
+
+
+def _operator_hosts() -> frozenset[str]:
+    from django.conf import settings
+
+    return frozenset(_norm(h) for h in getattr(settings, "FETCH_ALLOW_HOSTS", []) if h)
 
 
 async def lookup_only(host: str, timeout: float = 5.0) -> bool | None:

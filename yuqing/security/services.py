@@ -1009,6 +1009,10 @@ def assets_import_xlsx(*, file: IO[bytes], user: Any) -> RegisterImport:
     if not data.startswith(b"PK\x03\x04"):
         raise ValidationError(_("This is not an XLSX file."))
     try:
+        uploads.check_office_package(data, name="XLSX")
+    except uploads.UploadRejected as exc:
+        raise ValidationError(exc.message) from None
+    try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on broken files
         raise ValidationError(_("The XLSX file cannot be read: %(why)s") % {"why": exc}) from None

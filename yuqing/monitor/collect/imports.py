@@ -109,6 +109,12 @@ def _xlsx_rows(data: bytes, max_rows: int) -> tuple[list[tuple[int, list[Any]]],
         raise ImportFileError(
             f"the workbook unpacks to more than {MAX_UNZIPPED_BYTES // (1024 * 1024)} MB"
         )
+    from yuqing.lib.uploads import UploadRejected, check_office_package
+
+    try:  # the inflation ratio of one part and XML entity declarations
+        check_office_package(data, name="XLSX")
+    except UploadRejected as exc:
+        raise ImportFileError(exc.message) from None
     import openpyxl  # heavy import, only for uploads
 
     try:

@@ -94,8 +94,10 @@ class ProofreadConfig:
 
     ``leaders`` maps a person's name to the title(s) they hold; the name followed by any
     other title is a finding. ``link_hosts`` are the only hosts whose links are fetched when
-    ``check_links`` is on; they are also let past the HTTP client's private-address guard,
-    because a school's own site often lives on its intranet (the check only reads a status).
+    ``check_links`` is on. ``private_hosts`` are let past the HTTP client's private-address
+    guard; None means the link hosts themselves, which suits the command line (whoever runs
+    it chooses the hosts). A web deployment passes the operator's list instead: the link
+    hosts are a school's setting, and must not open the server's intranet to its users.
     """
 
     forbidden: tuple[WordRule, ...] = ()
@@ -106,6 +108,7 @@ class ProofreadConfig:
     check_links: bool = False
     link_timeout: float = 10.0
     checks: frozenset[str] = frozenset(CHECKS)
+    private_hosts: tuple[str, ...] | None = None
 
     @classmethod
     def default(cls) -> ProofreadConfig:
@@ -131,7 +134,8 @@ class ProofreadConfig:
         Keys (all optional): ``forbidden`` ({word: reason} or a list of {word, reason,
         severity, allow}), ``formulations`` and ``confusions`` ({wrong: right} or a list of
         {word, replacement, reason, severity, allow}), ``leaders`` ({name: title or
-        [titles]}), ``link_hosts`` ([host]), ``check_links`` (bool), ``link_timeout``
+        [titles]}), ``link_hosts`` ([host]), ``private_hosts`` ([host] or null),
+        ``check_links`` (bool), ``link_timeout``
         (seconds), ``checks`` (names from CHECKS to run), ``use_defaults`` (bool, default
         true: merge with the seeded lists; a school's entry wins for the same word).
         """
@@ -147,6 +151,7 @@ class ProofreadConfig:
             "link_timeout",
             "checks",
             "use_defaults",
+            "private_hosts",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -179,6 +184,11 @@ class ProofreadConfig:
             check_links=check_links,
             link_timeout=float(timeout),
             checks=frozenset(checks),
+            private_hosts=(
+                None
+                if data.get("private_hosts") is None
+                else _strings(data.get("private_hosts"), "private_hosts")
+            ),
         )
 
 

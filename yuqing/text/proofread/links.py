@@ -106,8 +106,9 @@ async def check_network(
     if not links:
         return []
     own = client is None
+    private = config.link_hosts if config.private_hosts is None else config.private_hosts
     http = client or HttpClient(
-        allow_hosts=config.link_hosts,
+        allow_hosts=private,
         total_timeout=config.link_timeout,
         connect_timeout=min(config.link_timeout, 10.0),
     )

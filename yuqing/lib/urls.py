@@ -61,6 +61,13 @@ def is_http_url(url: str) -> bool:
     return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
 
 
+def safe_link(url: str) -> str:
+    """The URL (trimmed) if it is an http(s) link, else "": a javascript: or data: URL from
+    outside is never rendered as a link, whatever is already stored."""
+    url = (url or "").strip() if isinstance(url, str) else ""
+    return url if is_http_url(url) else ""
+
+
 def _normalise_escapes(text: str) -> str:
     # Upper-case hex and decode escaped unreserved characters, so %7e, %7E and ~ are one URL.
     def fix(match: re.Match[str]) -> str:

@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce, TruncDate, TruncHour
@@ -20,6 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from yuqing.core.tenancy import require_scope
+from yuqing.lib.urls import safe_link
 from yuqing.monitor import search
 from yuqing.monitor.forms import time_bounds
 from yuqing.monitor.models import Event, Mention, Sentiment, SourceType
@@ -132,17 +132,6 @@ def newest_id() -> int:
 
 
 # -- how one mention is shown ------------------------------------------------------------------
-
-
-def safe_link(url: str) -> str:
-    """The URL if it is an http(s) link, else "" (a javascript: or data: URL is never a link)."""
-    try:
-        parts = urlsplit((url or "").strip())
-    except ValueError:
-        return ""
-    if parts.scheme.lower() in ("http", "https") and parts.netloc:
-        return url.strip()
-    return ""
 
 
 def highlight(

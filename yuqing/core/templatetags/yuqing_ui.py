@@ -19,7 +19,12 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from yuqing.lib.urls import safe_link
+
 register = template.Library()
+
+# ``href="{{ mention.url|safe_link }}"``: addresses that came from outside link only if http(s).
+register.filter("safe_link", safe_link)
 
 VENDOR_MANIFEST = Path(__file__).resolve().parents[2] / "static" / "vendor" / "vendor.json"
 

@@ -102,3 +102,27 @@ class ReportTemplate(SchoolOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+@audited()
+class ReportChannel(SchoolOwned):
+    """A channel of the alerts module that receives the summary of some kinds of report.
+
+    E-mail channels get the DOCX attached; robots get the summary with a link to the report.
+    """
+
+    channel = models.ForeignKey(
+        "alerts.Channel", on_delete=models.CASCADE, related_name="+", verbose_name=_("channel")
+    )
+    kinds = models.JSONField(_("reports sent"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["channel__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "channel"], name="reportchannel_unique")
+        ]
+        verbose_name = _("report channel")
+        verbose_name_plural = _("report channels")
+
+    def __str__(self) -> str:
+        return str(self.channel)

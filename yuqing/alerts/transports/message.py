@@ -147,6 +147,10 @@ class Message:
     id: str = ""  # the alert's id: receivers fold repeats of one alert with it
     test: bool = False  # a "send test message" press, not a real alert
     timezone: str = DEFAULT_TIMEZONE  # times are shown to people in this zone
+    # Not an alert (a report summary): this replaces "蓝色预警" in the heading.
+    label: str = ""
+    # E-mail only: files attached as (file name, content type, path on this machine).
+    attachments: Sequence[Sequence[str]] = ()
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -160,6 +164,10 @@ class Message:
     @property
     def level_info(self) -> Level:
         return LEVELS[self.level]
+
+    @property
+    def badge(self) -> str:
+        return clean(self.label, 20) or self.level_info.label
 
     @property
     def clean_title(self) -> str:
@@ -194,7 +202,7 @@ class Message:
     def heading(self) -> str:
         """ "【红色预警】title", with 【测试】 in front of a test message."""
         prefix = "【测试】" if self.test else ""
-        return f"{prefix}【{self.level_info.label}】{self.clean_title}"
+        return f"{prefix}【{self.badge}】{self.clean_title}"
 
     @property
     def subject(self) -> str:
@@ -241,7 +249,7 @@ class Flavour:
             parts.append(
                 self.heading.format(
                     emoji=info.emoji,
-                    label=info.label,
+                    label=message.badge,
                     title=esc(message.clean_title),
                     test="【测试】" if message.test else "",
                     colour=info.wecom_colour,
@@ -376,7 +384,7 @@ def render_email_html(message: Message) -> str:
         colour=info.colour,
         emoji=info.emoji,
         test="【测试】" if message.test else "",
-        label=info.label,
+        label=message.badge,
         title=esc(message.clean_title),
         summary=summary,
         facts=facts,

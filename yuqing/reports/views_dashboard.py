@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Case, Count, Sum, Value, When
@@ -22,6 +23,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from yuqing.core.permissions import require
+from yuqing.reports import rollup
 from yuqing.reports.compute import _mentions, local_day, optional_model, window
 
 RANGES = {"1": 1, "7": 7, "30": 30, "90": 90}
@@ -70,23 +72,53 @@ def _mix(counts: dict[str, int], choices: Any) -> list[tuple[str, int]]:
     return [r for r in rows if r[1]] or rows
 
 
-def dashboard_context(request: HttpRequest) -> dict[str, Any]:
-    from yuqing.alerts.models import Alert
-    from yuqing.monitor.models import Event, Sentiment, Source, SourceType, Topic
+@dataclass
+class Counts:
+    """The dashboard's mention figures over a range of local days."""
 
-    today = timezone.localdate()
-    start, end, key = parse_range(request.GET, today)
-    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    labels = [f"{d.month}/{d.day}" for d in days]
+    by_sentiment: dict[str, list[int]]  # per day
+    topics: dict[str, int]
+    types: dict[str, int]
+    risky: int  # orange or red
+    top_events: list[tuple[int, int]]  # (event id, mentions), most first
+    curves: dict[int, list[int]]  # per top event, per day
+
+
+def _from_rollup(start: dt.date, end: dt.date, days: list[dt.date]) -> Counts:
+    """From the hourly rollup: a few rows per hour, whatever the number of mentions."""
+    from yuqing.monitor.models import Sentiment
+
+    index = {d: i for i, d in enumerate(days)}
+    by_sentiment = {s: [0] * len(days) for s in Sentiment.values}
+    for (value, day), n in rollup.per_day(start, end, "s").items():
+        if day in index and value in by_sentiment:
+            by_sentiment[value][index[day]] += n
+    top = rollup.top_events(start, end, TOP_EVENTS)
+    curves = {pk: [0] * len(days) for pk, _n in top}
+    if curves:
+        for (value, day), n in rollup.per_day(start, end, "e", values=list(curves)).items():
+            if day in index:
+                curves[int(value)][index[day]] += n
+    return Counts(
+        by_sentiment=by_sentiment,
+        topics=rollup.totals(start, end, "t"),
+        types=rollup.totals(start, end, "k"),
+        risky=rollup.totals(start, end, "r").get("", 0),
+        top_events=top,
+        curves=curves,
+    )
+
+
+def _from_mentions(start: dt.date, end: dt.date, days: list[dt.date]) -> Counts:
+    """From the mentions' covering index: for zones whose days are not whole UTC hours."""
+    from yuqing.monitor.models import Sentiment
+
     index = {d: i for i, d in enumerate(days)}
     qs = _mentions(start, end)
     day_expr, to_date = local_day(start, end)
-
-    # One pass over the covering index gives the sentiment curves, the topic and source mixes
-    # and the risky count: COUNT(*) keeps PostgreSQL on an index-only scan.
     by_sentiment = {s: [0] * len(days) for s in Sentiment.values}
-    topic_rows: Counter[str] = Counter()
-    type_rows: Counter[str] = Counter()
+    topics: Counter[str] = Counter()
+    types: Counter[str] = Counter()
     risky = 0
     for r in (
         qs.annotate(day=day_expr)
@@ -96,9 +128,41 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         day = to_date(r["day"])
         if day in index and r["sentiment"] in by_sentiment:
             by_sentiment[r["sentiment"]][index[day]] += r["n"]
-        topic_rows[r["topic"]] += r["n"]
-        type_rows[r["source_type"]] += r["n"]
+        topics[r["topic"]] += r["n"]
+        types[r["source_type"]] += r["n"]
         risky += r["risky"]
+    top = [
+        (r["event"], r["n"])
+        for r in qs.exclude(event=None)
+        .values("event")
+        .annotate(n=Count("*"))
+        .order_by("-n", "event")[:TOP_EVENTS]
+    ]
+    curves = {pk: [0] * len(days) for pk, _n in top}
+    if curves:
+        for r in (
+            qs.filter(event__in=list(curves))
+            .annotate(day=day_expr)
+            .values("event", "day")
+            .annotate(n=Count("*"))
+        ):
+            day = to_date(r["day"])
+            if day in index:
+                curves[r["event"]][index[day]] += r["n"]
+    return Counts(by_sentiment, dict(topics), dict(types), risky, top, curves)
+
+
+def dashboard_context(request: HttpRequest) -> dict[str, Any]:
+    from yuqing.alerts.models import Alert
+    from yuqing.monitor.models import Event, Sentiment, Source, SourceType, Topic
+
+    today = timezone.localdate()
+    start, end, key = parse_range(request.GET, today)
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    labels = [f"{d.month}/{d.day}" for d in days]
+    lo, hi = window(start, end)
+    counts = (_from_rollup if rollup.covers(lo, hi) else _from_mentions)(start, end, days)
+    by_sentiment = counts.by_sentiment
     sentiment_chart = _chart(
         labels,
         [
@@ -110,39 +174,24 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     totals = {s: sum(v) for s, v in by_sentiment.items()}
     total = sum(totals.values())
 
-    topics = _mix(topic_rows, Topic.choices)
+    topics = _mix(counts.topics, Topic.choices)
     topic_chart = _chart(
         [t[0] for t in topics],
         [{"name": _("Mentions"), "data": [t[1] for t in topics]}],
         _("No mentions in this range"),
     )
-    types = _mix(type_rows, SourceType.choices)
+    types = _mix(counts.types, SourceType.choices)
     source_chart = _chart(
         [t[0] for t in types],
         [{"name": _("Mentions"), "data": [t[1] for t in types]}],
         _("No mentions in this range"),
     )
 
-    top = list(
-        qs.exclude(event=None)
-        .values("event")
-        .annotate(n=Count("*"))
-        .order_by("-n", "event")[:TOP_EVENTS]
-    )
-    events = {e.pk: e for e in Event.objects.filter(pk__in=[r["event"] for r in top])}
-    curves: dict[int, list[int]] = {r["event"]: [0] * len(days) for r in top}
-    if curves:
-        for r in (
-            qs.filter(event__in=list(curves))
-            .annotate(day=day_expr)
-            .values("event", "day")
-            .annotate(n=Count("*"))
-        ):
-            day = to_date(r["day"])
-            if day in index:
-                curves[r["event"]][index[day]] += r["n"]
-    top_events = [
-        {"event": events[r["event"]], "count": r["n"]} for r in top if r["event"] in events
+    top = counts.top_events
+    events = {e.pk: e for e in Event.objects.filter(pk__in=[pk for pk, _n in top])}
+    curves = counts.curves
+    top_events: list[dict[str, Any]] = [
+        {"event": events[pk], "count": n} for pk, n in top if pk in events
     ]
     event_chart = _chart(
         labels,
@@ -180,7 +229,6 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         for value, label in Source.Health.choices
         if health.get(value, 0)
     ]
-    lo, hi = window(start, end)
     return {
         "start": start,
         "end": end,
@@ -194,7 +242,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "total": total,
         "negative": totals.get("negative", 0),
         "negative_share": round(100 * totals.get("negative", 0) / total) if total else 0,
-        "risky": risky,
+        "risky": counts.risky,
         "new_events": Event.objects.filter(first_at__gte=lo, first_at__lt=hi).count(),
         "sentiment_chart": sentiment_chart,
         "topic_chart": topic_chart,

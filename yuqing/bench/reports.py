@@ -257,7 +257,19 @@ def figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for db, suffix in (("overview", ""), ("overview_postgres", "_postgres")):
         pages = result.get(db)
-        if not pages or "error" in pages:
+        if not pages:
+            continue
+        if "error" in pages:  # the PostgreSQL run failed: say so rather than leave it out
+            out.append(
+                figure(
+                    f"reports.overview{suffix}_error",
+                    None,
+                    "",
+                    None,
+                    False,
+                    error=pages["error"],
+                )
+            )
             continue
         for key in ("home", "dashboard"):
             r = pages[key]

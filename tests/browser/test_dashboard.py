@@ -135,6 +135,19 @@ def test_a_report_is_generated_and_the_duty_pages_open(
     ):
         tab.goto(dash_site.url + path)
         screenshot(tab, name)
+    tab.goto(dash_site.url + "reports/channels/")
+    screenshot(tab, "report-channels")
+    # Deleting a duty record: the detail page's button, a confirmation page, then the list.
+    tab.goto(dash_site.url + "duty/sessions/")
+    tab.get_by_role("link", name="网络意识形态工作专题研讨").click()
+    tab.locator(".page-actions a.btn-danger").click()
+    tab.wait_for_url("**/delete/")
+    screenshot(tab, "duty-delete-confirm")
+    with tab.expect_navigation():
+        tab.locator("form button.btn-danger").click()
+    assert tab.url.endswith("/duty/sessions/")
+    assert "已删除" in tab.locator("main").inner_text()  # the message names what went
+    assert tab.get_by_role("link", name="网络意识形态工作专题研讨").count() == 0
     tab.set_viewport_size({"width": 390, "height": 844})
     tab.goto(dash_site.url + "duty/")
     screenshot(tab, "duty-index-phone")

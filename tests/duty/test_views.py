@@ -143,3 +143,108 @@ def test_another_school_never_sees_our_records(session: StudySession, outsider: 
         client.get(reverse("duty:record_detail", args=["sessions", session.pk])).status_code == 404
     )
     assert client.get(reverse("duty:record_edit", args=["sessions", session.pk])).status_code == 404
+
+
+def _one_of_each(school: Any, people: dict[str, Any]) -> dict[str, Any]:
+    """One record of every deletable duty type, each with what hangs on it."""
+    from yuqing.duty.services import CheckedFile
+
+    with school_scope(school):
+        group = services.group_save(
+            name="网络安全和信息化领导小组", kind="leadership", established_on=dt.date(2026, 1, 5)
+        )
+        services.membership_set(
+            group=group, user=people["admin"], role="leader", since=dt.date(2026, 1, 5)
+        )
+        item = services.responsibility_save(
+            title="每月网络安全检查", kind="principal", owners=[people["monitor"]]
+        )
+        session = services.study_session_save(
+            held_on=dt.date(2026, 3, 1),
+            kind="seminar",
+            topic="研讨交流：网络舆情",
+            organiser=people["reviewer"],
+            hours=1,
+            attendees=[people["monitor"]],
+        )
+        training = services.training_save(
+            held_on=dt.date(2026, 3, 2),
+            topic="监测平台使用培训",
+            trainer="王老师",
+            audience="monitoring",
+            hours=2,
+            attendees=[people["monitor"]],
+        )
+        activity = services.activity_save(
+            held_on=dt.date(2026, 3, 3), kind="class_meeting", topic="网络文明主题班会"
+        )
+        period = services.special_period_save(
+            name="开学",
+            reason="opening",
+            starts_on=dt.date(2026, 3, 1),
+            ends_on=dt.date(2026, 3, 7),
+        )
+        data = b"%PDF-1.4\n%delete me\n"
+        checked = CheckedFile(
+            name="纪要.pdf",
+            content_type="application/pdf",
+            ext="pdf",
+            data=data,
+            sha256=__import__("hashlib").sha256(data).hexdigest(),
+        )
+        file = services.attachment_add(checked=checked, kind="minutes", user=None, session=session)
+    # The file first: deleting its session would take it along.
+    return {
+        "files": file,
+        "groups": group,
+        "responsibilities": item,
+        "sessions": session,
+        "trainings": training,
+        "activities": activity,
+        "periods": period,
+    }
+
+
+def test_every_duty_record_can_be_deleted_after_confirmation_and_is_audited(
+    people: dict[str, Any], school: Any, settings: Any, tmp_path: Any
+) -> None:
+    from yuqing.duty.models import Attendance, Membership
+
+    settings.MEDIA_ROOT = tmp_path
+    records = _one_of_each(school, people)
+    office = _client(people["monitor"])
+    for which, obj in records.items():
+        url = reverse("duty:record_delete", args=[which, obj.pk])
+        # Only the office may even see the confirmation; nobody deletes with a GET.
+        for role, user in people.items():
+            if role not in CAPABILITIES["duty.manage"]:
+                assert _client(user).get(url).status_code == 403, (which, role)
+                assert _client(user).post(url).status_code == 403, (which, role)
+        page = office.get(url)
+        assert page.status_code == 200, which
+        assert 'method="post"' in page.content.decode()
+        with school_scope(school):
+            assert type(obj).objects.filter(pk=obj.pk).exists(), which
+        response = office.post(url)
+        assert response.status_code == 302, which
+        with school_scope(school):
+            assert not type(obj).objects.filter(pk=obj.pk).exists(), which
+        with all_schools():
+            entry = AuditEntry.objects.get(
+                action=f"{obj._meta.label_lower}.deleted", object_id=str(obj.pk)
+            )
+        assert entry.actor_id == people["monitor"].pk, which
+    with school_scope(school):
+        # What hung on the records went with them (the audit log has each row).
+        assert not Membership.objects.exists() and not Attendance.objects.exists()
+    assert office.get(reverse("duty:record_delete", args=["nothing", 1])).status_code == 404
+
+
+def test_another_school_cannot_delete_our_records(
+    people: dict[str, Any], session: StudySession, outsider: Any
+) -> None:
+    url = reverse("duty:record_delete", args=["sessions", session.pk])
+    assert _client(outsider).get(url).status_code == 404
+    assert _client(outsider).post(url).status_code == 404
+    with school_scope(session.school_id):
+        assert StudySession.objects.filter(pk=session.pk).exists()

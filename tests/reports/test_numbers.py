@@ -157,3 +157,60 @@ def test_it_lists_cases_open_at_the_end_of_the_day(world: World, school: Any) ->
     assert [c["number"] for c in data["lists"]["cases"]] == ["2026-001"]
     assert data["numbers"]["cases_opened"]["value"] == 2
     assert data["numbers"]["cases_closed"]["value"] == 1
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        # No daylight-saving change in the window: SQLite counts days by arithmetic.
+        ("Asia/Shanghai", dt.date(2026, 3, 26), dt.date(2026, 4, 1)),
+        # Berlin moves its clocks on 29 March: the window has a 23-hour day.
+        ("Europe/Berlin", dt.date(2026, 3, 26), dt.date(2026, 4, 1)),
+        ("Europe/Berlin", dt.date(2026, 10, 23), dt.date(2026, 10, 27)),
+    ],
+)
+def test_mentions_fall_on_their_local_day_at_the_edges(
+    school: Any, zone: str, start: dt.date, end: dt.date
+) -> None:
+    """A mention a second either side of local midnight counts on its own local day."""
+    from zoneinfo import ZoneInfo
+
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from yuqing.monitor.models import Mention, Source
+
+    tz = ZoneInfo(zone)
+    instants = []
+    day = start - dt.timedelta(days=1)
+    while day <= end + dt.timedelta(days=1):
+        midnight = dt.datetime.combine(day, dt.time.min, tz)
+        instants += [
+            midnight - dt.timedelta(seconds=1),
+            midnight,
+            midnight + dt.timedelta(hours=23),
+        ]
+        day += dt.timedelta(days=1)
+    with timezone.override(tz), school_scope(school):
+        source = Source.objects.create(name="edges", kind="manual", source_type="news")
+        Mention.objects.bulk_create(
+            Mention(
+                source=source,
+                source_type="news",
+                content_hash=f"edge-{i}",
+                text="边界",
+                # Half dated by publication, half only by when they were fetched.
+                published_at=at if i % 2 else None,
+                fetched_at=at,
+                sentiment="neutral",
+                topic="other",
+            )
+            for i, at in enumerate(instants)
+        )
+        expr, to_date = compute.local_day(start, end)
+        rows = compute._mentions(start, end).annotate(day=expr).values("day").annotate(n=Count("*"))
+        got = {to_date(r["day"]): r["n"] for r in rows}
+    want = Counter(
+        at.astimezone(tz).date() for at in instants if start <= at.astimezone(tz).date() <= end
+    )
+    assert got == dict(want)

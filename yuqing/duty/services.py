@@ -430,5 +430,10 @@ def special_period_save(
 
 
 def record_delete(*, obj: Any) -> None:
-    """Delete a duty record (the audit log keeps what it was)."""
-    obj.delete()
+    """Delete a duty record with what hangs on it (attendance, attached-file rows, memberships).
+
+    The audit log keeps what each deleted row was (the models are ``@audited``); the stored
+    files themselves stay, as evidence files are content-addressed and may be shared.
+    """
+    with transaction.atomic():
+        obj.delete()

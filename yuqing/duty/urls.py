@@ -24,6 +24,7 @@ urlpatterns = [
     path("counts/", views.stats, name="stats"),
     path("files/<int:pk>/", views.attachment_download, name="attachment"),
     path("<str:which>/<int:pk>/files/", views.attachment_upload, name="attachment_upload"),
+    path("<str:which>/<int:pk>/delete/", views.record_delete, name="record_delete"),
     path("<str:which>/", views.record_list, name="record_list"),
     path("<str:which>/new/", views.record_create, name="record_create"),
     path("<str:which>/<int:pk>/", views.record_detail, name="record_detail"),

@@ -17,7 +17,9 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -547,6 +549,107 @@ def record_detail(request: HttpRequest, which: str, pk: int) -> HttpResponse:
     if which not in KINDS:
         return HttpResponse(status=404)
     return _detail(request, which, pk)
+
+
+# --------------------------------------------------------------------------- deleting
+
+
+@dataclass(frozen=True)
+class Deletable:
+    model: Any
+    what: Any  # the kind of record, for the confirmation page
+    back: Callable[[Any], str]  # where to go afterwards (given the deleted record)
+    consequence: Any = ""
+
+
+def _record_list(which: str) -> Callable[[Any], str]:
+    return lambda obj: reverse("duty:record_list", args=[which])
+
+
+def _attachment_parent(att: Any) -> str:
+    for which, (_model, attr) in _PARENTS.items():
+        parent_id = getattr(att, f"{attr}_id")
+        if parent_id:
+            if which == "responsibility":
+                return reverse("duty:responsibility_detail", args=[parent_id])
+            return reverse("duty:record_detail", args=[which, parent_id])
+    return reverse("duty:index")
+
+
+DELETABLE: dict[str, Deletable] = {
+    "sessions": Deletable(
+        StudySession,
+        gettext_lazy("study session"),
+        _record_list("sessions"),
+        gettext_lazy("Its attendance and attached files are deleted with it."),
+    ),
+    "trainings": Deletable(
+        Training,
+        gettext_lazy("training"),
+        _record_list("trainings"),
+        gettext_lazy("Its attendance and attached files are deleted with it."),
+    ),
+    "activities": Deletable(
+        EducationActivity,
+        gettext_lazy("education activity"),
+        _record_list("activities"),
+        gettext_lazy("Its photos are deleted with it."),
+    ),
+    "responsibilities": Deletable(
+        Responsibility,
+        gettext_lazy("responsibility item"),
+        lambda obj: reverse("duty:responsibility_list"),
+        gettext_lazy("Its evidence files are deleted with it."),
+    ),
+    "periods": Deletable(
+        SpecialPeriod,
+        gettext_lazy("special period"),
+        lambda obj: reverse("duty:period_list"),
+        gettext_lazy("Daily reports already generated are kept."),
+    ),
+    "groups": Deletable(
+        Group,
+        gettext_lazy("group"),
+        lambda obj: reverse("duty:group_list"),
+        gettext_lazy(
+            "Its whole membership history is deleted with it; to record that a group "
+            "ended, end its memberships instead."
+        ),
+    ),
+    "files": Deletable(Attachment, gettext_lazy("attached file"), _attachment_parent),
+}
+
+
+def _same_site(request: HttpRequest, url: str) -> bool:
+    return bool(url) and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()})
+
+
+@require("duty.manage")
+def record_delete(request: HttpRequest, which: str, pk: int) -> HttpResponseBase:
+    """GET asks for confirmation; POST deletes (audited: the log keeps what was deleted)."""
+    spec = DELETABLE.get(which)
+    if spec is None:
+        return HttpResponse(status=404)
+    obj = get_object_or_404(spec.model, pk=pk)
+    referer = request.META.get("HTTP_REFERER", "")
+    if request.method == "POST":
+        back = spec.back(obj)
+        services.record_delete(obj=obj)
+        messages.success(
+            request, _("Deleted: %(what)s “%(name)s”.") % {"what": spec.what, "name": obj}
+        )
+        return redirect(back)
+    return render(
+        request,
+        "duty/confirm_delete.html",
+        {
+            "tab": which if which in KINDS else "index",
+            "obj": obj,
+            "what": spec.what,
+            "consequence": spec.consequence,
+            "cancel": referer if _same_site(request, referer) else spec.back(obj),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- attachments

@@ -24,8 +24,8 @@ from typing import Any
 
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Func, IntegerField, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -123,14 +123,42 @@ class Collector:
 
 
 def _mentions(start: dt.date, end: dt.date) -> QuerySet[Any]:
+    """Relevant mentions dated in [start, end] (local days): a range of the covering index
+    ``mention_school_dated``."""
     from yuqing.monitor.models import Mention
 
     lo, hi = window(start, end)
-    return (
-        Mention.objects.filter(relevant=True)
-        .annotate(when_at=Coalesce("published_at", "fetched_at"))
-        .filter(when_at__gte=lo, when_at__lt=hi)
-    )
+    return Mention.objects.filter(relevant=True, dated_at__gte=lo, dated_at__lt=hi)
+
+
+class _SqliteDayIndex(Func):
+    """Whole days since ``lo`` of a stored UTC datetime, computed by SQLite itself."""
+
+    # "%%%%s": Func's formatting leaves "%%s", which Django's SQLite cursor turns into "%s"
+    # (a bare "%s" would become a parameter placeholder).
+    template = "((CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) - %(lo)s) / 86400)"
+    output_field = IntegerField()
+
+
+def local_day(start: dt.date, end: dt.date, field: str = "dated_at") -> tuple[Any, Any]:
+    """(expression, to_date): the local day of ``field`` for grouping rows of [start, end].
+
+    PostgreSQL converts time zones natively. SQLite's ``TruncDate(tzinfo=...)`` calls back into
+    Python for every row (a second per million); when every day of the window is 24 hours long
+    (no daylight-saving change in it) the day is plain arithmetic on the stored UTC time instead.
+    """
+    lo, hi = window(start, end)
+    # Aware datetimes in one zone subtract as wall times: compare the real elapsed time.
+    elapsed = hi.astimezone(dt.UTC) - lo.astimezone(dt.UTC)
+    if connection.vendor == "sqlite" and elapsed == dt.timedelta(days=(end - start).days + 1):
+        expr = _SqliteDayIndex(field, lo=int(lo.timestamp()))
+
+        def from_index(value: Any) -> dt.date | None:
+            return None if value is None else start + dt.timedelta(days=int(value))
+
+        return expr, from_index
+    tz = timezone.get_current_timezone()
+    return TruncDate(field, tzinfo=tz), lambda value: value
 
 
 def _label(choices: Any, value: Any) -> str:
@@ -167,18 +195,15 @@ def monitoring(c: Collector, prefix: str = "") -> dict[str, Any]:
         .annotate(n=Count("id"))
         .order_by("-n", "source__name")[:TOP_SOURCES]
     )
-    tz = timezone.get_current_timezone()
-    per_day_rows = (
-        qs.annotate(day=TruncDate("when_at", tzinfo=tz))
-        .values("day", "sentiment")
-        .annotate(n=Count("id"))
-    )
+    day_expr, to_date = local_day(c.start, c.end)
+    per_day_rows = qs.annotate(day=day_expr).values("day", "sentiment").annotate(n=Count("id"))
     days = [c.start + dt.timedelta(days=i) for i in range((c.end - c.start).days + 1)]
     series = {s: [0] * len(days) for s in Sentiment.values}
     index = {d: i for i, d in enumerate(days)}
     for r in per_day_rows:
-        if r["day"] in index and r["sentiment"] in series:
-            series[r["sentiment"]][index[r["day"]]] += r["n"]
+        day = to_date(r["day"])
+        if day in index and r["sentiment"] in series:
+            series[r["sentiment"]][index[day]] += r["n"]
     return {
         "topics": [[_label(Topic.choices, k), topics.get(k, 0)] for k in Topic.values],
         "source_types": [

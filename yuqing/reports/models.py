@@ -102,3 +102,56 @@ class ReportTemplate(SchoolOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+@audited()
+class ReportChannel(SchoolOwned):
+    """A channel of the alerts module that receives the summary of some kinds of report.
+
+    E-mail channels get the DOCX attached; robots get the summary with a link to the report.
+    """
+
+    channel = models.ForeignKey(
+        "alerts.Channel", on_delete=models.CASCADE, related_name="+", verbose_name=_("channel")
+    )
+    kinds = models.JSONField(_("reports sent"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["channel__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "channel"], name="reportchannel_unique")
+        ]
+        verbose_name = _("report channel")
+        verbose_name_plural = _("report channels")
+
+    def __str__(self) -> str:
+        return str(self.channel)
+
+
+class MentionHour(SchoolOwned):
+    """Relevant mentions per UTC hour and per label: what the dashboards read at scale.
+
+    Kept by database triggers on ``monitor_mention`` (see rollup.py), so every write path —
+    ingest, label corrections, bulk loads, deletions — keeps it exact without knowing of it.
+    ``dim``: s sentiment, t topic, k source type, r risk orange or red (value ""), e event id;
+    E event id per UTC day (``hour`` is then the day's 00:00 UTC).
+    """
+
+    school = models.ForeignKey(  # type: ignore[assignment]
+        "accounts.School", on_delete=models.CASCADE, related_name="+"
+    )
+    hour = models.DateTimeField()
+    dim = models.CharField(max_length=1)
+    value = models.CharField(max_length=32)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "dim", "hour", "value"], name="mentionhour_unique"
+            )
+        ]
+        # The curves of a few events: their own rows, not every event's.
+        indexes = [
+            models.Index(fields=["school", "dim", "value", "hour"], name="mentionhour_value")
+        ]

@@ -258,6 +258,7 @@ def daily_due(*, now: dt.datetime | None = None) -> list[Report]:
             kind=Kind.DAILY, start=day, end=day, automatic=True, special_period=period
         )
         _notify_readers(report)
+        report_send(report=report, now=now)
         made.append(report)
         break
     return made
@@ -291,3 +292,136 @@ def _notify_readers(report: Report) -> None:
         )
         for u in User.objects.filter(pk__in=ids, is_active=True).order_by("pk")
     )
+
+
+# --------------------------------------------------------------------------- delivery
+
+SUMMARY_EVENTS = 5
+
+
+def report_channels(kind: str) -> list[Any]:
+    """The enabled alert channels the school has chosen to receive reports of ``kind``."""
+    from yuqing.reports.models import ReportChannel
+
+    return [
+        rc.channel
+        for rc in ReportChannel.objects.select_related("channel").order_by("channel__name")
+        if kind in (rc.kinds or []) and rc.channel.enabled
+    ]
+
+
+@transaction.atomic
+def report_channels_save(*, kinds_by_channel: dict[Any, list[str]]) -> None:
+    """Which channel receives which kinds of report: ``{channel: [kind, …]}`` for the school."""
+    from yuqing.reports.models import ReportChannel
+
+    for channel, kinds in kinds_by_channel.items():
+        wanted = sorted({str(k) for k in kinds if k in Kind.values})
+        row = ReportChannel.objects.filter(channel=channel).first()
+        if row is None:
+            if not wanted:
+                continue
+            row = ReportChannel(channel=channel)
+            row.assign_school()
+        elif row.kinds == wanted:
+            continue
+        row.kinds = wanted
+        row.full_clean(validate_constraints=False)
+        row.save()  # audited (the model is @audited)
+
+
+def summary_payload(report: Report, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The report's headline figures and new events as the alerts' ``Message`` fields."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    now = now or timezone.now()
+    n = {k: v["value"] for k, v in report.data.get("numbers", {}).items()}
+    summary = _(
+        "Mentions %(m)s, negative %(neg)s, at yellow risk or above %(risky)s; new events %(e)s; "
+        "alerts raised %(a)s, of which handled %(h)s."
+    ) % {
+        "m": n.get("mentions", 0),
+        "neg": n.get("negative", 0),
+        "risky": n.get("risky", 0),
+        "e": n.get("events_new", 0),
+        "a": n.get("alerts", 0),
+        "h": n.get("alerts_handled", 0),
+    }
+    lines = []
+    lists = report.data.get("lists", {})
+    for e in (lists.get("new") or [])[:SUMMARY_EVENTS]:
+        lines.append(
+            _("New event: %(title)s (%(n)s mentions, %(risk)s)")
+            % {"title": e["title"], "n": e["mentions"], "risk": e["risk"]}
+        )
+    for e in (lists.get("growing") or [])[:SUMMARY_EVENTS]:
+        lines.append(
+            _("Growing: %(title)s (+%(n)s mentions)") % {"title": e["title"], "n": e["mentions"]}
+        )
+    if "cases_open" in n:
+        lines.append(_("Cases open at the end: %(n)s") % {"n": n["cases_open"]})
+    if report.next_steps:
+        lines.append(_("Next steps: %(text)s") % {"text": report.next_steps})
+    school = School.objects.filter(pk=report.school_id).values_list("name", flat=True).first()
+    attachments = []
+    if report.file:
+        attachments.append(
+            [
+                report.filename,
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                report.file.path,
+            ]
+        )
+    return {
+        "level": 1,
+        "label": str(Kind(report.kind).label),
+        "title": report.title,
+        "summary": summary,
+        "url": settings.SITE_URL.rstrip("/") + reverse("reports:detail", args=[report.pk]),
+        "lines": [str(x) for x in lines],
+        "school": school or "",
+        "event": "",
+        "created_at": now.isoformat(),
+        "id": f"report-{report.pk}",
+        "test": False,
+        "timezone": settings.TIME_ZONE,
+        "attachments": attachments,
+    }
+
+
+def report_send(*, report: Report, now: dt.datetime | None = None) -> list[Any]:
+    """Queue the report's summary to each channel chosen for its kind (DOCX attached to e-mail).
+
+    Sent by the alerts' delivery worker, so retries, the order per channel and the delivery log
+    are the alerts' own; an e-mail channel gets the DOCX, a robot the summary and a link.
+    """
+    from yuqing.alerts import tasks as alert_tasks
+    from yuqing.alerts.models import Channel, Delivery
+
+    now = now or timezone.now()
+    channels = report_channels(report.kind)
+    if not channels:
+        return []
+    payload = summary_payload(report, now=now)
+    robot_payload = {**payload, "attachments": []}
+    with transaction.atomic():
+        rows = Delivery.objects.bulk_create(
+            Delivery(
+                school_id=report.school_id,
+                channel=channel,
+                # A scheduled summary: the alerts' "digest" purpose is the nearest kind.
+                purpose=Delivery.Purpose.DIGEST,
+                payload=payload if channel.kind == Channel.Kind.EMAIL else robot_payload,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for channel in channels
+        )
+        audit_record(
+            "reports.report.sent",
+            obj=report,
+            changes={"channels": [c.name for c in channels], "deliveries": [d.pk for d in rows]},
+        )
+        transaction.on_commit(alert_tasks.deliver_now)
+    return rows

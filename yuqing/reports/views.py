@@ -234,3 +234,47 @@ def template_download(request: HttpRequest, pk: int) -> HttpResponseBase:
         filename=f"template-{template.kind}.docx",
         content_type=DOCX,
     )
+
+
+@require("reports.generate")
+def channels(request: HttpRequest) -> HttpResponseBase:
+    """Which of the school's alert channels receive which reports (checkbox per kind)."""
+    from yuqing.alerts.models import Channel
+    from yuqing.reports.models import ReportChannel
+
+    all_channels = list(Channel.objects.order_by("name"))
+    if request.method == "POST":
+        services.report_channels_save(
+            kinds_by_channel={c: request.POST.getlist(f"kinds-{c.pk}") for c in all_channels}
+        )
+        messages.success(request, _("Saved: the channels get the next reports of each kind."))
+        return redirect("reports:channels")
+    chosen = {rc.channel_id: set(rc.kinds or []) for rc in ReportChannel.objects.all()}
+    rows = [
+        {
+            "channel": c,
+            "kinds": [(k, label, k in chosen.get(c.pk, set())) for k, label in Kind.choices],
+        }
+        for c in all_channels
+    ]
+    return render(
+        request,
+        "reports/channels.html",
+        {"rows": rows, "kinds": Kind.choices, "tab": "channels", "can_generate": True},
+    )
+
+
+@require("reports.generate")
+@require_POST
+def send(request: HttpRequest, pk: int) -> HttpResponseBase:
+    report = get_object_or_404(Report, pk=pk)
+    rows = services.report_send(report=report)
+    if rows:
+        messages.success(
+            request,
+            _("The summary is on its way to %(n)s channel(s); see each channel's delivery log.")
+            % {"n": len(rows)},
+        )
+    else:
+        messages.warning(request, _("No channel is set to receive this kind of report."))
+    return redirect("reports:detail", pk=report.pk)

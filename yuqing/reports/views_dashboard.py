@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db.models import Case, Count, Sum, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -23,7 +23,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from yuqing.core.permissions import require
-from yuqing.reports.compute import _mentions, optional_model, window
+from yuqing.reports import rollup
+from yuqing.reports.compute import _mentions, local_day, optional_model, window
 
 RANGES = {"1": 1, "7": 7, "30": 30, "90": 90}
 TOP_EVENTS = 5
@@ -71,26 +72,97 @@ def _mix(counts: dict[str, int], choices: Any) -> list[tuple[str, int]]:
     return [r for r in rows if r[1]] or rows
 
 
+@dataclass
+class Counts:
+    """The dashboard's mention figures over a range of local days."""
+
+    by_sentiment: dict[str, list[int]]  # per day
+    topics: dict[str, int]
+    types: dict[str, int]
+    risky: int  # orange or red
+    top_events: list[tuple[int, int]]  # (event id, mentions), most first
+    curves: dict[int, list[int]]  # per top event, per day
+
+
+def _from_rollup(start: dt.date, end: dt.date, days: list[dt.date]) -> Counts:
+    """From the hourly rollup: a few rows per hour, whatever the number of mentions."""
+    from yuqing.monitor.models import Sentiment
+
+    index = {d: i for i, d in enumerate(days)}
+    by_sentiment = {s: [0] * len(days) for s in Sentiment.values}
+    for (value, day), n in rollup.per_day(start, end, "s").items():
+        if day in index and value in by_sentiment:
+            by_sentiment[value][index[day]] += n
+    top = rollup.top_events(start, end, TOP_EVENTS)
+    curves = {pk: [0] * len(days) for pk, _n in top}
+    if curves:
+        for (value, day), n in rollup.per_day(start, end, "e", values=list(curves)).items():
+            if day in index:
+                curves[int(value)][index[day]] += n
+    return Counts(
+        by_sentiment=by_sentiment,
+        topics=rollup.totals(start, end, "t"),
+        types=rollup.totals(start, end, "k"),
+        risky=rollup.totals(start, end, "r").get("", 0),
+        top_events=top,
+        curves=curves,
+    )
+
+
+def _from_mentions(start: dt.date, end: dt.date, days: list[dt.date]) -> Counts:
+    """From the mentions' covering index: for zones whose days are not whole UTC hours."""
+    from yuqing.monitor.models import Sentiment
+
+    index = {d: i for i, d in enumerate(days)}
+    qs = _mentions(start, end)
+    day_expr, to_date = local_day(start, end)
+    by_sentiment = {s: [0] * len(days) for s in Sentiment.values}
+    topics: Counter[str] = Counter()
+    types: Counter[str] = Counter()
+    risky = 0
+    for r in (
+        qs.annotate(day=day_expr)
+        .values("day", "sentiment", "topic", "source_type")
+        .annotate(n=Count("*"), risky=Sum(Case(When(risk__gte=3, then=Value(1)), default=Value(0))))
+    ):
+        day = to_date(r["day"])
+        if day in index and r["sentiment"] in by_sentiment:
+            by_sentiment[r["sentiment"]][index[day]] += r["n"]
+        topics[r["topic"]] += r["n"]
+        types[r["source_type"]] += r["n"]
+        risky += r["risky"]
+    top = [
+        (r["event"], r["n"])
+        for r in qs.exclude(event=None)
+        .values("event")
+        .annotate(n=Count("*"))
+        .order_by("-n", "event")[:TOP_EVENTS]
+    ]
+    curves = {pk: [0] * len(days) for pk, _n in top}
+    if curves:
+        for r in (
+            qs.filter(event__in=list(curves))
+            .annotate(day=day_expr)
+            .values("event", "day")
+            .annotate(n=Count("*"))
+        ):
+            day = to_date(r["day"])
+            if day in index:
+                curves[r["event"]][index[day]] += r["n"]
+    return Counts(by_sentiment, dict(topics), dict(types), risky, top, curves)
+
+
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     from yuqing.alerts.models import Alert
     from yuqing.monitor.models import Event, Sentiment, Source, SourceType, Topic
 
     today = timezone.localdate()
     start, end, key = parse_range(request.GET, today)
-    tz = timezone.get_current_timezone()
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     labels = [f"{d.month}/{d.day}" for d in days]
-    index = {d: i for i, d in enumerate(days)}
-    qs = _mentions(start, end)
-
-    by_sentiment = {s: [0] * len(days) for s in Sentiment.values}
-    for r in (
-        qs.annotate(day=TruncDate("when_at", tzinfo=tz))
-        .values("day", "sentiment")
-        .annotate(n=Count("id"))
-    ):
-        if r["day"] in index and r["sentiment"] in by_sentiment:
-            by_sentiment[r["sentiment"]][index[r["day"]]] += r["n"]
+    lo, hi = window(start, end)
+    counts = (_from_rollup if rollup.covers(lo, hi) else _from_mentions)(start, end, days)
+    by_sentiment = counts.by_sentiment
     sentiment_chart = _chart(
         labels,
         [
@@ -102,42 +174,24 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     totals = {s: sum(v) for s, v in by_sentiment.items()}
     total = sum(totals.values())
 
-    topic_rows = dict(qs.values_list("topic").annotate(n=Count("id")).values_list("topic", "n"))
-    topics = _mix(topic_rows, Topic.choices)
+    topics = _mix(counts.topics, Topic.choices)
     topic_chart = _chart(
         [t[0] for t in topics],
         [{"name": _("Mentions"), "data": [t[1] for t in topics]}],
         _("No mentions in this range"),
     )
-    type_rows = dict(
-        qs.values_list("source_type").annotate(n=Count("id")).values_list("source_type", "n")
-    )
-    types = _mix(type_rows, SourceType.choices)
+    types = _mix(counts.types, SourceType.choices)
     source_chart = _chart(
         [t[0] for t in types],
         [{"name": _("Mentions"), "data": [t[1] for t in types]}],
         _("No mentions in this range"),
     )
 
-    top = list(
-        qs.exclude(event=None)
-        .values("event")
-        .annotate(n=Count("id"))
-        .order_by("-n", "event")[:TOP_EVENTS]
-    )
-    events = {e.pk: e for e in Event.objects.filter(pk__in=[r["event"] for r in top])}
-    curves: dict[int, list[int]] = {r["event"]: [0] * len(days) for r in top}
-    if curves:
-        for r in (
-            qs.filter(event__in=list(curves))
-            .annotate(day=TruncDate("when_at", tzinfo=tz))
-            .values("event", "day")
-            .annotate(n=Count("id"))
-        ):
-            if r["day"] in index:
-                curves[r["event"]][index[r["day"]]] += r["n"]
-    top_events = [
-        {"event": events[r["event"]], "count": r["n"]} for r in top if r["event"] in events
+    top = counts.top_events
+    events = {e.pk: e for e in Event.objects.filter(pk__in=[pk for pk, _n in top])}
+    curves = counts.curves
+    top_events: list[dict[str, Any]] = [
+        {"event": events[pk], "count": n} for pk, n in top if pk in events
     ]
     event_chart = _chart(
         labels,
@@ -154,11 +208,11 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     )
     open_alerts = list(active.select_related("event").order_by("-level", "-created_at")[:6])
 
-    Case = optional_model("cases", "Case")
+    CaseModel = optional_model("cases", "Case")
     now = timezone.now()
     open_cases = overdue_cases = None
-    if Case is not None:
-        open_q = Case.objects.exclude(status__in=["closed"])
+    if CaseModel is not None:
+        open_q = CaseModel.objects.exclude(status__in=["closed"])
         open_cases = open_q.count()
         overdue_cases = open_q.filter(close_due_at__lt=now).count()
 
@@ -175,7 +229,6 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         for value, label in Source.Health.choices
         if health.get(value, 0)
     ]
-    lo, hi = window(start, end)
     return {
         "start": start,
         "end": end,
@@ -189,7 +242,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "total": total,
         "negative": totals.get("negative", 0),
         "negative_share": round(100 * totals.get("negative", 0) / total) if total else 0,
-        "risky": qs.filter(risk__gte=3).count(),
+        "risky": counts.risky,
         "new_events": Event.objects.filter(first_at__gte=lo, first_at__lt=hi).count(),
         "sentiment_chart": sentiment_chart,
         "topic_chart": topic_chart,

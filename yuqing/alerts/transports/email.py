@@ -169,6 +169,12 @@ class EmailTransport(Transport):
             email["X-Yuqing-Delivery"] = delivery_id
         email.set_content(message.render_text("text"), charset="utf-8")
         email.add_alternative(message.render_html("email"), subtype="html", charset="utf-8")
+        for filename, content_type, path in message.attachments:
+            maintype, _slash, subtype = content_type.partition("/")
+            with open(path, "rb") as fh:
+                email.add_attachment(
+                    fh.read(), maintype=maintype, subtype=subtype, filename=filename
+                )
         return email
 
     @classmethod

@@ -152,6 +152,10 @@ class Message:
     custom_subject: str = ""
     custom_text: str = ""
     custom_html: str = ""
+    # Not an alert (a report summary): this replaces "蓝色预警" in the heading.
+    label: str = ""
+    # E-mail only: files attached as (file name, content type, path on this machine).
+    attachments: Sequence[Sequence[str]] = ()
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -165,6 +169,10 @@ class Message:
     @property
     def level_info(self) -> Level:
         return LEVELS[self.level]
+
+    @property
+    def badge(self) -> str:
+        return clean(self.label, 20) or self.level_info.label
 
     @property
     def clean_title(self) -> str:
@@ -201,7 +209,7 @@ class Message:
         if self.custom_subject:
             return clean(self.custom_subject, TITLE_LIMIT)
         prefix = "【测试】" if self.test else ""
-        return f"{prefix}【{self.level_info.label}】{self.clean_title}"
+        return f"{prefix}【{self.badge}】{self.clean_title}"
 
     @property
     def subject(self) -> str:
@@ -250,7 +258,7 @@ class Flavour:
             parts.append(
                 self.heading.format(
                     emoji=info.emoji,
-                    label=info.label,
+                    label=message.badge,
                     title=esc(message.clean_title),
                     test="【测试】" if message.test else "",
                     colour=info.wecom_colour,
@@ -385,7 +393,7 @@ def render_email_html(message: Message) -> str:
         colour=info.colour,
         emoji=info.emoji,
         test="【测试】" if message.test else "",
-        label=info.label,
+        label=message.badge,
         title=esc(message.clean_title),
         summary=summary,
         facts=facts,

@@ -3,6 +3,7 @@ previewed on sample data, and reset to the built-in wording."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -45,6 +46,21 @@ def test_a_schools_red_webhook_template_goes_on_the_wire_and_blue_keeps_the_buil
     assert red_text.startswith("🔴 紧急｜食堂 <b>事故</b>\n> ")
     assert by_title["食堂 <b>事故</b>"]["level"] == 4  # the data fields are not templated
     assert by_title["小事"]["text"].startswith("🔵 【蓝色预警】小事")
+
+
+def test_a_report_summary_keeps_its_own_wording_whatever_the_alert_templates(
+    school: Any,
+) -> None:
+    from yuqing.alerts.templating import TemplateCache, sample
+
+    with school_scope(school):
+        for level in (1, 2, 3, 4):
+            services.template_save(channel_kind="webhook", level=level, parts={"text": RED_TEXT})
+    cache = TemplateCache()
+    alert = sample(1)
+    assert cache.message(school.pk, "webhook", alert).custom_text.startswith("🔵 紧急｜")
+    summary = dataclasses.replace(alert, label="舆情日报")
+    assert cache.message(school.pk, "webhook", summary) == summary
 
 
 def test_an_invalid_template_is_refused_and_nothing_is_stored(school: Any) -> None:

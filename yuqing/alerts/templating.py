@@ -473,6 +473,8 @@ class TemplateCache:
 
     def message(self, school_id: int, kind: str, message: Message) -> Message:
         """``message`` in the school's wording for ``kind``; the built-in one if that fails."""
+        if message.label:  # a report summary, not an alert: the alert wording does not fit it
+            return message
         parts = self.parts(school_id, kind, message.level)
         try:
             return apply(message, kind, parts)

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from yuqing.accounts.models import OrgUnit, School, User
 from yuqing.alerts.models import Channel as AlertChannel
 from yuqing.alerts.models import Delivery, Level, Notification
+from yuqing.alerts.services import notification_send
 from yuqing.audit.services import audit_record
 from yuqing.cases import files, routes
 from yuqing.cases.deadlines import Clock
@@ -100,16 +101,8 @@ def case_url(case: Case) -> str:
 
 
 def notify(users: Iterable[User], *, title: str, body: str, level: int = Level.BLUE) -> int:
-    """In-app notifications (the top bar's bell), one per person."""
-    seen: set[int] = set()
-    rows = []
-    for user in users:
-        if user is None or user.pk in seen:
-            continue
-        seen.add(user.pk)
-        rows.append(Notification(user=user, level=level, title=title[:300], body=body))
-    Notification.objects.bulk_create(rows)
-    return len(rows)
+    """In-app notifications (the top bar's bell), one per person, in the scope's school."""
+    return notification_send(users, title=title, body=body, level=level)
 
 
 def _timeline(

@@ -276,7 +276,8 @@ def reminders_send(*, today: dt.date | None = None) -> int:
     Runs in the school scope of the caller. The conditional UPDATE on ``reminded_for`` claims
     each item, so two schedulers (or a rerun after a crash) never remind twice.
     """
-    from yuqing.alerts.models import Level, Notification
+    from yuqing.alerts.models import Level
+    from yuqing.alerts.services import notification_send
 
     today = today or timezone.localdate()
     sent = 0
@@ -302,16 +303,12 @@ def reminders_send(*, today: dt.date | None = None) -> int:
             if overdue
             else _("Due soon: %(item)s (due %(due)s)")
         ) % {"item": item.title, "due": item.due_on.isoformat()}
-        Notification.objects.bulk_create(
-            Notification(
-                school_id=item.school_id,
-                user=owner,
-                level=Level.YELLOW if overdue else Level.BLUE,
-                title=title[:300],
-                body=item.description[:1000],
-            )
-            for owner in item.owners.all()
-            if owner.is_active
+        notification_send(
+            item.owners.all(),
+            title=title,
+            body=item.description[:1000],
+            level=Level.YELLOW if overdue else Level.BLUE,
+            school_id=item.school_id,
         )
         sent += 1
     return sent

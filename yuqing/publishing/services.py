@@ -693,7 +693,8 @@ def publication_check(
 def _raise_tamper_alert(
     publication: Publication, observed: str, diff: str, now: dt.datetime
 ) -> None:
-    from yuqing.alerts.models import Alert, Level, Notification
+    from yuqing.alerts.models import Alert, Level
+    from yuqing.alerts.services import notification_send
 
     seen_hash = hashlib.sha256(content.normalize_for_compare(observed).encode()).hexdigest()
     key = f"publishing.tamper.{publication.pk}.{seen_hash[:16]}"
@@ -727,15 +728,9 @@ def _raise_tamper_alert(
             "user_id", flat=True
         )
         people = set(security) | {publication.draft.author_id}
-        for user_id in sorted(people):
-            Notification.objects.create(
-                school_id=publication.school_id,
-                user_id=user_id,
-                alert=alert,
-                level=Level.ORANGE,
-                title=title[:300],
-                body=f"{reason}\n\n{diff}"[:4000],
-            )
+        notification_send(
+            sorted(people), title=title, body=f"{reason}\n\n{diff}", level=Level.ORANGE, alert=alert
+        )
         audit_record(
             "publishing.publication.tampered",
             obj=publication.draft,

@@ -329,7 +329,8 @@ def match_pending(
 
 
 def _record(draft: Draft, page: SitePage, score: float) -> None:
-    from yuqing.alerts.models import Level, Notification
+    from yuqing.alerts.models import Level
+    from yuqing.alerts.services import notification_send
 
     with transaction.atomic():
         try:
@@ -358,10 +359,10 @@ def _record(draft: Draft, page: SitePage, score: float) -> None:
                 "The page does not show exactly the signed text: the tamper watch will report "
                 "the differences."
             )
-        Notification.objects.create(
-            school_id=draft.school_id,
-            user_id=draft.author_id,
-            level=Level.BLUE,
-            title=(_("Found where “%(title)s” went live") % {"title": draft.title})[:300],
+        notification_send(
+            [draft.author_id],
+            title=_("Found where “%(title)s” went live") % {"title": draft.title},
             body=body,
+            level=Level.BLUE,
+            school_id=draft.school_id,
         )

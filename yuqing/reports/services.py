@@ -268,7 +268,8 @@ def _notify_readers(report: Report) -> None:
     """The in-app summary: the report's headline figures to everyone who may read reports."""
     from yuqing.accounts.models import RoleAssignment
     from yuqing.accounts.roles import CAPABILITIES
-    from yuqing.alerts.models import Level, Notification
+    from yuqing.alerts.models import Level
+    from yuqing.alerts.services import notification_send
 
     roles = [str(r) for r in CAPABILITIES["reports.view"]]
     ids = RoleAssignment.objects.filter(role__in=roles).values_list("user_id", flat=True)
@@ -282,15 +283,8 @@ def _notify_readers(report: Report) -> None:
         "e": n.get("events_new", 0),
         "a": n.get("alerts", 0),
     }
-    Notification.objects.bulk_create(
-        Notification(
-            school_id=report.school_id,
-            user=u,
-            level=Level.BLUE,
-            title=report.title[:300],
-            body=body,
-        )
-        for u in User.objects.filter(pk__in=ids, is_active=True).order_by("pk")
+    notification_send(
+        sorted(ids), title=report.title, body=body, level=Level.BLUE, school_id=report.school_id
     )
 
 

@@ -401,7 +401,8 @@ def _flush_queue(redis_url: str, queue: str) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"*{queue}*"))
+    # Huey keeps only the letters and digits of a queue name in its Redis keys.
+    keys = list(client.scan_iter(f"*{re.sub('[^a-z0-9]', '', queue.lower())}*"))
     if keys:
         client.delete(*keys)
 

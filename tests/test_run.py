@@ -114,3 +114,126 @@ def test_it_refuses_a_port_in_use(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+# --- The bureau shape: gunicorn and several workers ---------------------------------------------
+
+
+def redis_url() -> str:
+    import os
+
+    return os.environ.get("YUQING_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_reachable() -> tuple[bool, str]:
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url(), socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return False, f"Redis at {redis_url()} did not answer ({exc})"
+    return True, ""
+
+
+@pytest.mark.redis
+def test_it_runs_gunicorn_and_several_workers_with_one_scheduler(tmp_path: Path) -> None:
+    import uuid
+
+    import redis
+
+    from tests.clitools import alive, children_of, need
+
+    need("Redis", *redis_reachable())
+    queue = f"yuqing-test-{uuid.uuid4().hex[:8]}"
+    data = tmp_path / "data"
+    try:
+        with (
+            child_database() as database_url,
+            running(
+                data,
+                env=cli_env(
+                    data,
+                    database_url=database_url,
+                    REDIS_URL=redis_url(),
+                    YUQING_QUEUE_NAME=queue,
+                    YUQING_DEMO="0",
+                ),
+                args=("--workers", "3", "--web-processes", "2", "--threads", "4"),
+                stop_with=signal.SIGTERM,
+            ) as site,
+        ):
+            assert "Web server: gunicorn, 2 processes × 4 threads" in site.output
+            assert "3 workers (one runs the scheduler)" in site.output
+            # Exactly one of the three workers runs the scheduler.
+            assert site.output.count("threads with the scheduler") == 1, site.output
+            assert site.output.count("threads without the scheduler") == 2, site.output
+            # `yuqing run`, its gunicorn master with 2 web processes, and 3 workers.
+            tree = children_of(site.proc.pid)
+            commands = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in tree]
+            assert sum(b"_web" in c for c in commands) == 3, commands
+            assert sum(b"worker" in c for c in commands) == 3, commands
+            # Many requests at once are all answered.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(16) as pool:
+                statuses = list(pool.map(lambda _: get(site.url + "healthz")[0], range(64)))
+            assert statuses == [200] * 64
+            assert get(site.url + "accounts/login/")[0] == 200
+            admin = ADMIN_LINE.search(site.output)
+            assert admin and logs_in(site.url, *admin.groups())
+        assert not [pid for pid in tree if alive(pid)]
+    finally:
+        # Huey keeps only the letters and digits of a queue name in its Redis keys.
+        client = redis.Redis.from_url(redis_url())
+        leftovers = list(client.scan_iter(f"*{queue.replace('-', '')}*"))
+        if leftovers:
+            client.delete(*leftovers)
+
+
+def test_it_refuses_workers_with_no_worker(tmp_path: Path) -> None:
+    result = yuqing("run", "--no-worker", "--workers", "2", env=cli_env(tmp_path))
+    assert result.returncode == 1
+    assert "--no-worker and --workers contradict" in result.stderr
+    result = yuqing("run", "--workers", "0", env=cli_env(tmp_path))
+    assert result.returncode == 2 and "must be 1 or more" in result.stderr
+
+
+def test_web_serves_alone_on_gunicorn_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests.clitools import ROOT, alive, children_of, free_port
+
+    with child_database() as database_url:
+        env = cli_env(tmp_path, database_url=database_url, YUQING_DEMO="0")
+        refused = yuqing("web", "--port", str(free_port()), env=env)
+        assert refused.returncode == 1 and "run `yuqing migrate`" in refused.stderr
+        assert yuqing("migrate", env=env).returncode == 0
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yuqing.cli", "web", "--port", str(port), "--processes", "2"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+                    break
+                except OSError:
+                    assert proc.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.3)
+            tree = children_of(proc.pid)
+            assert len(tree) == 2  # the gunicorn master is the process itself
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, output
+        assert "gunicorn, 2 processes" in output
+        time.sleep(1)
+        assert not [pid for pid in tree if alive(pid)]

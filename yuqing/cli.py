@@ -365,8 +365,45 @@ def _set_parent_death_signal() -> None:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    """Internal: the web server process started by `yuqing run`, on the socket it inherits."""
+    """The web server alone: `yuqing web` on a web machine, or the child of `yuqing run`.
+
+    With ``--processes`` 0 it is waitress (one process, threads; what `yuqing run` uses by
+    default, and what works on every OS). With 1 or more it is gunicorn: a master process and
+    that many worker processes of ``--threads`` threads each (bureau deployments, Unix only).
+    """
     setup_django()
+    if args.fd is None:
+        # `yuqing web`: a web machine of a larger deployment; the database is set up elsewhere.
+        require_migrated()
+        from django.db import connections
+
+        connections.close_all()
+        sock = _bind(args.host, args.port if args.port is not None else _env_port())
+        fd = sock.fileno()
+        print(
+            f"Web server at http://{args.host}:{sock.getsockname()[1]}/ ({_web_label(args)})",
+            flush=True,
+        )
+    else:
+        fd = args.fd
+    if args.processes:
+        return _serve_gunicorn(fd, processes=args.processes, threads=args.threads)
+    return _serve_waitress(fd, threads=args.threads)
+
+
+def _env_port() -> int:
+    from yuqing.lib.env import envint
+
+    return envint("PORT", 8000, minimum=1, maximum=65535)
+
+
+def _web_label(args: argparse.Namespace) -> str:
+    if args.processes:
+        return f"gunicorn, {args.processes} processes × {args.threads} threads"
+    return f"waitress, {args.threads} threads"
+
+
+def _serve_waitress(fd: int, *, threads: int) -> int:
     import logging
 
     from waitress.server import create_server
@@ -374,9 +411,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     from yuqing.wsgi import application
 
     logging.getLogger("waitress").setLevel(logging.WARNING)  # `yuqing run` prints the URL
-    sock = socket.socket(fileno=args.fd)
+    sock = socket.socket(fileno=fd)
     server = create_server(
-        application, sockets=[sock], threads=args.threads, ident="yuqing", channel_timeout=60
+        application, sockets=[sock], threads=threads, ident="yuqing", channel_timeout=60
     )
 
     def stop(signum: int, frame: Any) -> None:
@@ -390,6 +427,51 @@ def cmd_web(args: argparse.Namespace) -> int:
     finally:
         server.close()
         server.task_dispatcher.shutdown(timeout=5)
+    return 0
+
+
+def _serve_gunicorn(fd: int, *, processes: int, threads: int) -> int:
+    """gunicorn on an already bound socket; SIGTERM stops it gracefully (10 s for requests)."""
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:
+        raise CliError(
+            "several web processes need gunicorn (Linux/Unix): pip install gunicorn"
+        ) from None
+    from django.db import connections
+
+    connections.close_all()  # no connection may be shared by the forked processes
+    options = {
+        "bind": [f"fd://{fd}"],
+        "workers": processes,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        # A worker is replaced after this many requests (plus jitter): caps slow memory growth.
+        "max_requests": 5000,
+        "max_requests_jitter": 500,
+        "proc_name": "yuqing-web",
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+    }
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from yuqing.wsgi import application
+
+            return application
+
+    try:
+        Server().run()
+    except SystemExit as exc:
+        return int(exc.code or 0)
     return 0
 
 
@@ -465,6 +547,34 @@ def start_demo_internet(school: Any) -> str:
     return url
 
 
+def _run_shape(args: argparse.Namespace) -> tuple[int, int]:
+    """How many task workers and web processes `yuqing run` starts (0 web processes: waitress)."""
+    if args.no_worker and args.workers:
+        raise CliError("--no-worker and --workers contradict each other; choose one")
+    workers = 0 if args.no_worker else (args.workers or 1)
+    if args.web_processes is not None:
+        web_processes = args.web_processes
+    elif args.workers:
+        # The bureau shape: gunicorn, two processes per core (requests wait on the database
+        # as much as they compute), at most 8.
+        web_processes = min(8, 2 * (os.cpu_count() or 1))
+    else:
+        web_processes = 0
+    if workers > 1 and not _redis_configured():
+        print(
+            f"{PROG}: note: {workers} workers share the SQLite queue; for more than one machine"
+            " set REDIS_URL (and DATABASE_URL to PostgreSQL)",
+            file=sys.stderr,
+        )
+    return workers, web_processes
+
+
+def _redis_configured() -> bool:
+    from django.conf import settings
+
+    return bool(settings.REDIS_URL)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from yuqing.lib.env import envint
 
@@ -476,6 +586,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from yuqing.core.demo import demo_load
 
+    workers, web_processes = _run_shape(args)
     sock = _bind(args.host, port)
     try:
         print(f"Data directory: {settings.DATA_DIR}")
@@ -508,16 +619,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         web = subprocess.Popen(  # noqa: S603
-            [*me, "_web", "--fd", str(sock.fileno()), "--threads", str(args.threads)],
+            [
+                *me,
+                "_web",
+                "--fd",
+                str(sock.fileno()),
+                "--threads",
+                str(args.threads),
+                "--processes",
+                str(web_processes),
+            ],
             pass_fds=(sock.fileno(),),
             **popen,
         )
         web.stop_signal = signal.SIGTERM  # type: ignore[attr-defined]
         children.append(web)
         sock.close()  # the web server owns the socket now
-        if not args.no_worker:
+        for number in range(workers):
             # Someone pressed Ctrl-C and is waiting: give running tasks 5 seconds, not 10.
-            worker = subprocess.Popen([*me, "worker", "--shutdown-timeout", "5"], **popen)  # noqa: S603
+            # Exactly one worker runs the scheduler, or every periodic task would run N times.
+            command = [*me, "worker", "--shutdown-timeout", "5"]
+            if number:
+                command.append("--no-periodic")
+            worker = subprocess.Popen(command, **popen)  # noqa: S603
             worker.stop_signal = signal.SIGINT  # type: ignore[attr-defined]
             children.append(worker)
         _wait_until_serving(url, children, timeout=90, stopped=lambda: bool(received))
@@ -537,10 +661,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print_demo_logins(demo, settings.DATA_DIR)
         if demo_internet is not None:
             print(f"Demo internet (fictional feeds about the demo school): {demo_internet}")
-        queue = (
-            "no worker (--no-worker)"
-            if args.no_worker
-            else f"worker and scheduler on {queue_label()}"
+        if not workers:
+            queue = "no worker (--no-worker)"
+        elif workers == 1:
+            queue = f"worker and scheduler on {queue_label()}"
+        else:
+            queue = f"{workers} workers (one runs the scheduler) on {queue_label()}"
+        print(
+            f"Web server: {_web_label(argparse.Namespace(processes=web_processes, threads=args.threads))}"
         )
         print(f"Background work: {queue}")
         print("Press Ctrl-C to stop.")
@@ -624,13 +752,49 @@ def build_parser() -> Parser:
         help="address to listen on (default 127.0.0.1; 0.0.0.0 for other machines,"
         " then also set ALLOWED_HOSTS)",
     )
-    p.add_argument("--threads", type=int, default=8, help="web server threads (default 8)")
+    p.add_argument(
+        "--threads", type=int, default=8, help="web server threads (per process; default 8)"
+    )
     p.add_argument(
         "--no-worker",
         action="store_true",
         help="start no worker here (when `yuqing worker` runs elsewhere with REDIS_URL)",
     )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="start N task workers (one runs the scheduler) and the web site on gunicorn;"
+        " with REDIS_URL and a PostgreSQL DATABASE_URL for a bureau (see docs/scaling.md)",
+    )
+    p.add_argument(
+        "--web-processes",
+        type=_nonnegative_int,
+        metavar="P",
+        help="gunicorn web processes (default with --workers: 2 per core, at most 8;"
+        " 0: one waitress process)",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "web",
+        help="run the web site only (a web machine of a larger deployment)",
+        description=(
+            "Serve the web site, without migrating or starting workers (run `yuqing migrate`"
+            " once, and `yuqing worker` elsewhere). --processes 1 or more: gunicorn with that"
+            " many processes (Unix); 0: one waitress process."
+        ),
+    )
+    p.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8000)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--processes",
+        type=_nonnegative_int,
+        default=min(8, 2 * (os.cpu_count() or 1)),
+        help="gunicorn worker processes (default 2 per core, at most 8; 0: waitress)",
+    )
+    p.add_argument("--threads", type=_positive_int, default=8, help="threads per process")
+    p.set_defaults(func=cmd_web, fd=None)
 
     p = sub.add_parser(
         "worker",
@@ -731,11 +895,29 @@ def build_parser() -> Parser:
     p = sub.add_parser("_web")  # internal: the web server child of `yuqing run`
     p.add_argument("--fd", type=int, required=True)
     p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--processes", type=int, default=0)
     p.set_defaults(func=cmd_web)
     parser.command_names = [name for name in sub.choices if not name.startswith("_")]
     # Keep the internal command out of `yuqing --help`.
     sub._choices_actions = [a for a in sub._choices_actions if a.dest != "_web"]
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = _nonnegative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0 or value > 64:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 64, not {text}")
+    return value
 
 
 def _one_line(exc: BaseException) -> str:

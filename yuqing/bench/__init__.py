@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_OUT = "var/bench/report.json"
-SUITES = ("text", "collect", "alerts", "monitor", "latency", "reports")
+SUITES = ("text", "collect", "alerts", "monitor", "latency", "reports", "scale")
 
 
 def one_core() -> None:

@@ -281,11 +281,6 @@ def test_negative_proba(clf: Classifier) -> None:
 # -- hard cases added with the second round of the project's own examples (text3) ---------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known miss: a school notice full of warning words (欺凌, 溺水, 诈骗) still reads as a "
-    "complaint to the school-post model; see the text3 report",
-)
 def test_safety_education_notice_is_not_a_complaint(clf: Classifier) -> None:
     # Harsh words (欺凌, 溺水) in a calm notice of the school's own education work.
     r = lab(
@@ -301,11 +296,6 @@ def test_safety_education_notice_is_not_a_complaint(clf: Classifier) -> None:
     assert r.risk <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known miss: a school notice full of warning words (欺凌, 溺水, 诈骗) still reads as a "
-    "complaint to the school-post model; see the text3 report",
-)
 def test_scam_warning_from_the_school_is_neutral(clf: Classifier) -> None:
     r = lab(
         clf,
@@ -318,6 +308,29 @@ def test_scam_warning_from_the_school_is_neutral(clf: Classifier) -> None:
     )
     assert r.relevant
     assert r.sentiment != "negative"
+
+
+def test_complaint_that_quotes_the_schools_reminder_stays_negative(clf: Classifier) -> None:
+    # The reminder is quoted in scorn ("还好意思发什么“温馨提示”"): still a complaint.
+    r = lab(
+        clf,
+        "白鹭一中食堂又吃出头发和虫子，学校还好意思发什么“食品安全温馨提示”，提醒家长别买"
+        "校门口零食，先把自己食堂管好吧",
+    )
+    assert r.sentiment == "negative"
+    assert not any(x.term == "advisory" for x in r.reasons)
+
+
+def test_reminder_is_a_reason_of_the_sentiment(clf: Classifier) -> None:
+    r = lab(
+        clf,
+        "寒假将至，白鹭一中提醒各位家长：注意防火、防电、防煤气中毒，燃放烟花爆竹要有大人陪同，"
+        "谨防网络诈骗。",
+        source_type="wechat",
+        author="白鹭一中",
+    )
+    assert r.sentiment != "negative"
+    assert any(x.label == "sentiment" and x.term == "advisory" and x.weight < 0 for x in r.reasons)
 
 
 def test_calm_official_notice_of_a_stomach_outbreak_is_alert_worthy(clf: Classifier) -> None:

@@ -48,6 +48,10 @@ OTHER_TOPIC_PENALTY = 0.7
 # Operating point of the negative label: missing a complaint costs an office more than reading
 # one extra post, so a post is negative somewhat before the evidence reaches even odds.
 NEGATIVE_AT = 0.4
+# Log-odds taken off per advisory cue (at most two) of a safety reminder or prevention
+# campaign ("防溺水专题教育", "谨防诈骗，请家长不要转账"): its warning words are not a
+# complaint. Chosen on the project's own held-out notices (see model_files/PROVENANCE.md).
+ADVISORY_SHIFT = 1.0
 FOCUS_CHARS = 80
 
 RELEVANCE_FEATURES: tuple[str, ...] = (
@@ -467,6 +471,11 @@ class Classifier:
         }
         for d in quoted:
             sarcasm[d] += 1.0
+        # A reminder in quotation marks (发什么“温馨提示”) is the school's, quoted in scorn.
+        advisory_rows = kind == _K["advisory"]
+        for j in np.flatnonzero(advisory_rows & in_text):
+            if _in_quotes(texts[doc[j]], int(start[j]), int(end[j])):
+                advisory_rows[j] = False
         cols = [TOPICS.index(c) if c in TOPICS else -1 for c in topic_classes]
         topic_lex_cls = (
             np.column_stack([topic_lex[:, c] if c >= 0 else np.zeros(n) for c in cols])
@@ -491,6 +500,7 @@ class Classifier:
             denial=per_post(kind == _K["denial"], weight),
             official=per_post(kind == _K["official"], weight),
             concrete=per_post(kind == _K["concrete"], weight),
+            advisory=per_post(advisory_rows, weight),
             counted=np.array(
                 [
                     float(_COUNTED_RE.search(v.focus_text if v.focus_spans else v.full) is not None)
@@ -577,6 +587,8 @@ class Classifier:
                 reasons.append(Reason(label, f"标题:{term}", round(w, 3)))
         if sc.official_denial[i]:
             reasons.append(Reason("sentiment", "official_denial", -2.5))
+        if sc.advisory_shift[i]:
+            reasons.append(Reason("sentiment", "advisory", -round(float(sc.advisory_shift[i]), 3)))
         risk = int(sc.risk[i])
         if risk and ev.counted[i]:
             reasons.append(Reason("risk", "counted:money_or_people", 1.0))
@@ -618,6 +630,7 @@ class _Evidence:
     denial: np.ndarray
     official: np.ndarray
     concrete: np.ndarray
+    advisory: np.ndarray
     counted: np.ndarray  # 1.0 where the post names a sum of money or a count of people
     reach: np.ndarray
     authority: np.ndarray
@@ -647,6 +660,7 @@ class _Batch:
     risk: np.ndarray
     risk_score: np.ndarray
     official_denial: np.ndarray
+    advisory_shift: np.ndarray  # log-odds taken off P(negative) as a safety reminder
     # The same, rounded and as Python lists (one conversion per batch, not per value).
     relevant_l: list[bool] = field(default_factory=list)
     relevance_l: list[float] = field(default_factory=list)
@@ -704,6 +718,17 @@ def _combine_batch(
     z += np.where(petition & ~official_denial, 1.0, 0.0)
     quiet_official = ~petition & is_official & ~news & (neg_lex == 0) & (sarcasm == 0)
     z -= np.where(quiet_official, 1.0, 0.0)
+    # A safety reminder or prevention campaign, unless it also complains (sarcasm, a concrete
+    # or counted grievance, a petition).
+    advisory = (
+        (ev.advisory >= 1.0)
+        & ~sarcastic
+        & ~petition
+        & (ev.concrete < ev.advisory)
+        & (ev.counted == 0)
+    )
+    advisory_shift = np.where(advisory, ADVISORY_SHIFT * np.minimum(ev.advisory, 2.0), 0.0)
+    z -= advisory_shift
     zp = logit(p_pos_model) + 0.3 * np.minimum(pos_lex, 4.0) - 0.5 * np.minimum(sarcasm, 2.0)
     q_pos = 1.0 / (1.0 + np.exp(-np.clip(zp, -40, 40)))
     # A story of praise told through hardship ("发烧", "走了", "哭"): the praise wins.
@@ -757,6 +782,7 @@ def _combine_batch(
         risk=risk,
         risk_score=risk_score,
         official_denial=official_denial,
+        advisory_shift=advisory_shift,
     )
 
 

@@ -33,6 +33,7 @@ KINDS: tuple[str, ...] = (
     "concrete",
     "official",
     "question",
+    "advisory",
 )
 
 

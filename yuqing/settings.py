@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "yuqing.core.middleware.RequestContextMiddleware",
+    "yuqing.core.diskfull.DiskFullMiddleware",
     # Last: it needs the user and records failed logins after everything else ran.
     "axes.middleware.AxesMiddleware",
 ]
@@ -237,7 +238,8 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "yuqing" / "static"]
 MEDIA_ROOT = DATA_DIR / "files"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Written to a temporary name and renamed: a full disk never leaves half a file (lib/storage).
+    "default": {"BACKEND": "yuqing.lib.storage.AtomicFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Serve straight from the package: no collectstatic step before `yuqing run`.

@@ -139,6 +139,11 @@ if REDIS_URL:
         "consumer": {
             "workers": envint("YUQING_WORKER_THREADS", 4, minimum=1),
             "worker_type": "thread",
+            # A worker killed while it held a task lock (the minute's source poll) would keep
+            # it for ever, and nothing would be polled again: a starting worker clears them.
+            # Clearing a lock another live worker holds is harmless, as sources are claimed
+            # one by one (monitor/poller.py); tests/test_faults_worker.py.
+            "flush_locks": True,
         },
     }
 else:
@@ -151,6 +156,11 @@ else:
         "consumer": {
             "workers": envint("YUQING_WORKER_THREADS", 4, minimum=1),
             "worker_type": "thread",
+            # A worker killed while it held a task lock (the minute's source poll) would keep
+            # it for ever, and nothing would be polled again: a starting worker clears them.
+            # Clearing a lock another live worker holds is harmless, as sources are claimed
+            # one by one (monitor/poller.py); tests/test_faults_worker.py.
+            "flush_locks": True,
         },
     }
 

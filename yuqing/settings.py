@@ -112,7 +112,10 @@ else:
                 # IMMEDIATE: a write transaction takes the lock at BEGIN, so two writers queue
                 # on busy_timeout instead of one failing with "database is locked" on upgrade.
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                # Seconds a writer waits for the lock. A worker's batch holds it for a few
+                # seconds; under heavy load (tests/test_faults_sqlite.py: six people writing
+                # while batches are stored back to back) a web write waited up to 15-20 s.
+                "timeout": 60,
                 "init_command": (
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=NORMAL;"

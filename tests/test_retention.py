@@ -218,6 +218,7 @@ def _petition(school: Any, *, contact: str, name: str = "王女士", attachment:
 def test_it_exports_and_erases_a_petitioners_data_with_the_erasure_audited(
     school: Any, people: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
+    from yuqing.alerts.models import Notification
     from yuqing.audit.models import AuditEntry
     from yuqing.audit.services import audit_verify
     from yuqing.cases.erasure import (
@@ -234,6 +235,9 @@ def test_it_exports_and_erases_a_petitioners_data_with_the_erasure_audited(
     stranger, _ = _petition(school, contact="139-0000-0000", name="李先生", attachment=PNG + b"3")
     with school_scope(school):
         petition_reply(petition=first, text="王女士您好，已调整。", by=people["handler"])
+        reminder = Notification.objects.create(
+            user=people["admin"], title="来信即将到期：受理 2026-06-01 · 校车接送时间"
+        )
         found = petitions_of_person(contact="13800138000")
         assert [p.pk for p in found] == [first.pk, second.pk]
 
@@ -257,6 +261,8 @@ def test_it_exports_and_erases_a_petitioners_data_with_the_erasure_audited(
             assert case.summary == ERASED and "校车" not in case.title
             assert "王小明" not in json.dumps(list(case.actions.values_list("text", flat=True)))
         assert not PetitionAttachment.objects.filter(petition__in=found).exists()
+        reminder.refresh_from_db()
+        assert reminder.title == f"来信即将到期：受理 2026-06-01 · {ERASED}"
         assert not any(first.attachments.model.file.field.storage.exists(n) for n in stored)
         # The petitioner's query code still opens the (erased) petition.
         assert petition_find(school_id=school.pk, code=code).pk == first.pk

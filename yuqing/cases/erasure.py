@@ -6,7 +6,7 @@ petition's number. **Export** gives a ZIP with ``petitions.json`` (every field t
 holds about them, the replies they were sent) and their attachments. **Erasure** blanks the
 name and contact, replaces the subject, message and replies with a marker, deletes the
 attachments (rows and stored files no other record uses), and does the same to the case text
-that was copied from the petition. The case itself, its deadlines and its handling record
+that was copied from the petition and to the subject in deadline reminders. The case itself, its deadlines and its handling record
 stay: they are the school's record of what it did.
 
 Both are written to the audit log with counts and ids only, never the erased values. Entries
@@ -30,6 +30,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from yuqing.alerts.models import Notification
 from yuqing.audit.services import audit_record
 from yuqing.cases.models import (
     Case,
@@ -186,6 +187,12 @@ def person_data_erase(
                 )
                 # Replies to the petitioner were copied to the case timeline.
                 CaseAction.objects.filter(case=case, kind=CaseAction.Kind.REPLY).update(text=ERASED)
+            # Deadline reminders name the petition by its subject ("… · subject").
+            suffix = f" · {petition.subject}"
+            for note in Notification.objects.filter(title__endswith=suffix).only("id", "title"):
+                Notification.objects.filter(pk=note.pk).update(
+                    title=note.title[: -len(suffix)] + f" · {ERASED}"
+                )
             result.petitions += 1
             result.attachments += len(attachments)
             result.replies += replies

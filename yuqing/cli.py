@@ -314,6 +314,102 @@ def cmd_audit_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def terminal_progress() -> Callable[[str, int, int], None]:
+    """A one-line progress display on a terminal; silent when output goes to a file or cron."""
+    if not sys.stderr.isatty():
+        return lambda step, done, total: None
+    last: dict[str, float] = {}
+
+    def show(step: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - last.get(step, 0.0) < 0.2:
+            return
+        last[step] = now
+        percent = 100 * done // total if total else 100
+        end = "\n" if done >= total else ""
+        print(f"\r  {step}: {done}/{total} ({percent}%)   ", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    setup_django()
+    from yuqing.core.backup import BackupError, backup_create
+
+    require_migrated()
+    dest = Path(args.dest or ".").expanduser().resolve()
+    print(f"Backing up {database_label()} and the stored files…", flush=True)
+    try:
+        result = backup_create(dest=dest, progress=terminal_progress())
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(
+            f"the backup could not be written ({_one_line(exc)}); nothing was kept"
+        ) from None
+    size_mb = result.size / (1024 * 1024)
+    print(
+        f"Backup written: {result.path} ({size_mb:.1f} MB; {result.database} database,"
+        f" {result.files} files). Keep it like a password: it holds the deployment's keys."
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    setup_django()
+    from yuqing.core.backup import BackupError, backup_restore
+
+    archive = Path(args.archive).expanduser().resolve()
+    print(f"Restoring {archive} into {database_label()}…", flush=True)
+    try:
+        result = backup_restore(
+            archive_path=archive, force=args.force, progress=terminal_progress()
+        )
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    print(
+        f"Restored the {result.database} database, {result.files} files and {result.secrets} keys."
+    )
+    for path in result.moved_aside:
+        print(f"  the previous {path.name.split('.before-restore-')[0]} was kept as {path}")
+    pending = pending_migrations()
+    if pending:
+        print(
+            f"The backup is older than this version: run `yuqing migrate` ({len(pending)} to apply)."
+        )
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    setup_django()
+    from yuqing.accounts.models import School
+    from yuqing.core.retention import policy_for, retention_run
+    from yuqing.core.tenancy import all_schools
+
+    require_migrated()
+    only = [resolve_school(args.school).pk] if args.school else None
+    report = retention_run(dry_run=args.dry_run, only=only)
+    with all_schools():
+        names = dict(School.objects.values_list("pk", "slug"))
+    verb = "Would remove" if args.dry_run else "Removed"
+    erase = "would erase" if args.dry_run else "erased"
+    for out in report.schools:
+        policy = policy_for(out.school_id)
+        print(
+            f"{names.get(out.school_id, out.school_id)}: {verb} {out.mentions} mentions"
+            f" (older than {policy.mention_days} days; {out.kept_mentions} old ones kept as"
+            f" evidence, corrected or in an open case), {out.events} empty events,"
+            f" {out.fetch_logs} fetch logs (older than {policy.fetch_log_days} days);"
+            f" {erase} the personal data of {out.petitions} petitions"
+            f" (finished more than {policy.petition_personal_days} days ago)"
+        )
+    if report.partial_files:
+        print(f"{verb} {report.partial_files} half-written files left by a crash.")
+    if args.dry_run:
+        print("Dry run: nothing was changed.")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     try:
         consumer = _make_consumer(args)
@@ -864,6 +960,46 @@ def build_parser() -> Parser:
     )
     a.add_argument("--days", type=int, help="keep this many days (180 or more)")
     a.set_defaults(func=cmd_audit_purge)
+
+    p = sub.add_parser(
+        "backup",
+        help="write the database, stored files and keys to one archive",
+        description="Write a consistent snapshot of the database (SQLite backup API or pg_dump),"
+        " the stored files and the data dir's keys to one .tar.gz with a manifest of checksums."
+        " Safe while Yuqing runs. See docs/operations.md for a schedule.",
+    )
+    p.add_argument(
+        "dest",
+        nargs="?",
+        help="archive file or folder to write it in (default: the current folder)",
+    )
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser(
+        "restore",
+        help="restore a backup archive into this deployment",
+        description="Check every checksum of ARCHIVE, then restore its database, files and keys"
+        " into the database of DATABASE_URL and the data dir. Stop `yuqing run` and workers"
+        " first. Refuses a target that holds data unless --force.",
+    )
+    p.add_argument("archive", help="the .tar.gz written by `yuqing backup`")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace existing data (SQLite files and folders are moved aside, not deleted)",
+    )
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "purge",
+        help="apply the schools' retention periods now (the worker does it daily)",
+        description="Remove mentions and fetch logs past each school's retention period and"
+        " erase the personal data of petitions finished longer ago than the school keeps it."
+        " The worker runs this every night; --dry-run only counts.",
+    )
+    p.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
+    p.add_argument("--school", help="one school (slug or name) instead of all")
+    p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser(
         "publishing",

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "yuqing.core.middleware.RequestContextMiddleware",
+    "yuqing.core.diskfull.DiskFullMiddleware",
     # Last: it needs the user and records failed logins after everything else ran.
     "axes.middleware.AxesMiddleware",
 ]
@@ -111,7 +112,10 @@ else:
                 # IMMEDIATE: a write transaction takes the lock at BEGIN, so two writers queue
                 # on busy_timeout instead of one failing with "database is locked" on upgrade.
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                # Seconds a writer waits for the lock. A worker's batch holds it for a few
+                # seconds; under heavy load (tests/test_faults_sqlite.py: six people writing
+                # while batches are stored back to back) a web write waited up to 15-20 s.
+                "timeout": 60,
                 "init_command": (
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=NORMAL;"
@@ -138,6 +142,11 @@ if REDIS_URL:
         "consumer": {
             "workers": envint("YUQING_WORKER_THREADS", 4, minimum=1),
             "worker_type": "thread",
+            # A worker killed while it held a task lock (the minute's source poll) would keep
+            # it for ever, and nothing would be polled again: a starting worker clears them.
+            # Clearing a lock another live worker holds is harmless, as sources are claimed
+            # one by one (monitor/poller.py); tests/test_faults_worker.py.
+            "flush_locks": True,
         },
     }
 else:
@@ -150,6 +159,11 @@ else:
         "consumer": {
             "workers": envint("YUQING_WORKER_THREADS", 4, minimum=1),
             "worker_type": "thread",
+            # A worker killed while it held a task lock (the minute's source poll) would keep
+            # it for ever, and nothing would be polled again: a starting worker clears them.
+            # Clearing a lock another live worker holds is harmless, as sources are claimed
+            # one by one (monitor/poller.py); tests/test_faults_worker.py.
+            "flush_locks": True,
         },
     }
 
@@ -238,7 +252,8 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "yuqing" / "static"]
 MEDIA_ROOT = DATA_DIR / "files"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Written to a temporary name and renamed: a full disk never leaves half a file (lib/storage).
+    "default": {"BACKEND": "yuqing.lib.storage.AtomicFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Serve straight from the package: no collectstatic step before `yuqing run`.

@@ -15,4 +15,4 @@ def tune_sqlite(sender: Any, connection: Any, **kwargs: Any) -> None:
     # init_command already set WAL; this keeps writers queuing rather than failing when the
     # worker and the web server write at the same moment.
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout=20000")
+        cursor.execute("PRAGMA busy_timeout=60000")  # as settings "timeout"

@@ -65,3 +65,13 @@ def purge_audit_log(*, now: dt.datetime | None = None) -> int:
 @db_periodic_task(crontab(minute="30", hour="19"))
 def audit_purge_daily() -> int:
     return purge_audit_log()
+
+
+# 19:45 UTC is 03:45 in Asia/Shanghai, after the audit purge.
+@db_periodic_task(crontab(minute="45", hour="19"))
+def retention_purge_daily() -> dict[str, int]:
+    """Each school's retention policy: old mentions, fetch logs and petitioners' data."""
+    from yuqing.core.retention import retention_run
+
+    report = retention_run()
+    return {name: report.total(name) for name in ("mentions", "events", "fetch_logs", "petitions")}

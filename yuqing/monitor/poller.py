@@ -156,6 +156,7 @@ def record_outcome(source: Source, outcome: Outcome, seconds: float) -> IngestRe
     items = _items(source, outcome)
     if items:
         ingested = mentions_ingest(source=source, items=items)
+    error_text = outcome.error or "; ".join(outcome.parse_errors)[:500]
     with transaction.atomic():
         FetchLog.objects.create(
             school_id=source.school_id,
@@ -168,8 +169,10 @@ def record_outcome(source: Source, outcome: Outcome, seconds: float) -> IngestRe
             items_seen=len(items),
             items_new=ingested.new,
             items_unmatched=ingested.unmatched,
-            error_kind=outcome.error_kind,
-            error=outcome.error,
+            # A poll that read items but not all of the document (ill-formed, cut at the
+            # entry limit) says so on its log; the source itself stays healthy.
+            error_kind=outcome.error_kind or ("parse" if outcome.parse_errors else ""),
+            error=error_text,
         )
         fields = {
             "last_polled_at": now,
@@ -187,7 +190,7 @@ def record_outcome(source: Source, outcome: Outcome, seconds: float) -> IngestRe
             fields.update(
                 last_error_at=now,
                 last_error_kind=outcome.error_kind,
-                last_error=outcome.error,
+                last_error=error_text,
                 consecutive_failures=source.consecutive_failures + 1,
             )
             since = source.last_success_at or source.created_at

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
-from django.conf import settings
-from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from yuqing.core.tenancy import all_schools
-from yuqing.monitor.models import FetchLog
 from yuqing.monitor.poller import poll_due
 
 log = logging.getLogger(__name__)
@@ -43,11 +39,11 @@ def poll_sources() -> None:
 
 @db_periodic_task(crontab(minute="17", hour="3"))
 def purge_fetch_logs() -> int:
-    """Fetch logs are kept 30 days (setting YUQING_FETCH_LOG_DAYS)."""
-    cutoff = timezone.now() - dt.timedelta(days=settings.FETCH_LOG_RETENTION_DAYS)
-    with all_schools():
-        deleted, _ = FetchLog.objects.filter(started_at__lt=cutoff).delete()
-    return deleted
+    """Fetch logs are kept as each school's retention policy says (default 30 days, setting
+    YUQING_FETCH_LOG_DAYS); the other periods are purged by core's retention task."""
+    from yuqing.core.retention import purge_fetch_logs_all
+
+    return purge_fetch_logs_all()
 
 
 @db_task(retries=1, retry_delay=60)

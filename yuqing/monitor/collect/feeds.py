@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
@@ -64,10 +65,15 @@ def parse_feed(
         # detection found; an HTTP charset overrides the XML declaration for application/xml.
         content_type = f"application/xml; charset={decoded.encoding}"
     response_headers["content-type"] = content_type
+    result = ParseResult()
+    body, cut = cut_after_entries(body, MAX_ITEMS)
+    if cut:
+        result.errors.append(
+            f"the feed has more than {MAX_ITEMS} entries; the first {MAX_ITEMS} were read"
+        )
     # A BytesIO, never raw bytes or str: feedparser treats strings as a URL or file name to
     # open, and the body is attacker-controlled.
     parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
-    result = ParseResult()
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         message = f"ill-formed feed: {type(exc).__name__}: {exc}"
@@ -90,6 +96,28 @@ def parse_feed(
         except Exception as exc:  # one odd entry must not lose the others
             result.errors.append(f"entry {index}: {type(exc).__name__}: {exc}")
     return result
+
+
+_ENTRY_START = re.compile(rb"<(item|entry)[\s>/]", re.IGNORECASE)
+
+
+def cut_after_entries(body: bytes, limit: int) -> tuple[bytes, bool]:
+    """The document up to its ``limit``-th entry, closed again; and whether it was cut.
+
+    feedparser builds every entry before we can keep the first ``limit``: a 10 MB feed of
+    100,000 tiny entries took 180 MB and 45 s. A scan for entry tags is cheap; the closing
+    tags keep the shortened document well-formed for RSS 2.0, RSS 1.0 and Atom.
+    """
+    for count, match in enumerate(_ENTRY_START.finditer(body), 1):
+        if count > limit:
+            if match.group(1).lower() == b"entry":
+                closer = b"</feed>"
+            elif b"<rdf:RDF" in body[:4096]:
+                closer = b"</rdf:RDF>"
+            else:
+                closer = b"</channel></rss>"
+            return body[: match.start()] + closer, True
+    return body, False
 
 
 def _ttl(feed: Mapping[str, Any]) -> int | None:

@@ -219,24 +219,20 @@ def notify_admins_source_failing(source: Source, *, since: datetime, outcome: Ou
 
     from yuqing.accounts.models import RoleAssignment
     from yuqing.accounts.roles import Role
-    from yuqing.alerts.models import Level, Notification
+    from yuqing.alerts.models import Level
+    from yuqing.alerts.services import notification_send
 
-    admin_ids = set(
-        RoleAssignment.objects.filter(
-            school_id=source.school_id, role=Role.ADMIN, user__is_active=True
-        ).values_list("user_id", flat=True)
-    )
+    admin_ids = RoleAssignment.objects.filter(
+        school_id=source.school_id, role=Role.ADMIN
+    ).values_list("user_id", flat=True)
     when = timezone.localtime(since).strftime("%Y-%m-%d %H:%M")
-    Notification.objects.bulk_create(
-        Notification(
-            school_id=source.school_id,
-            user_id=user_id,
-            level=Level.YELLOW,
-            title=_("Source “%(name)s” has been failing since %(when)s")
-            % {"name": source.name, "when": when},
-            body=f"{outcome.error_kind}: {outcome.error}",
-        )
-        for user_id in sorted(admin_ids)
+    notification_send(
+        sorted(set(admin_ids)),
+        title=_("Source “%(name)s” has been failing since %(when)s")
+        % {"name": source.name, "when": when},
+        body=f"{outcome.error_kind}: {outcome.error}",
+        level=Level.YELLOW,
+        school_id=source.school_id,
     )
 
 

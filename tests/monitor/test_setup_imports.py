@@ -288,3 +288,46 @@ def test_another_school_cannot_see_an_import(ming: Client, school: Any, outsider
         olga.post(reverse("monitor:import_start", args=[job.pk]), dict(job.mapping)).status_code
         == 404
     )
+
+
+def test_an_import_left_running_by_a_dead_worker_is_marked_failed_and_can_be_retried(
+    ming: Client, school: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    from yuqing.monitor.setup_services import import_run, imports_fail_stalled
+
+    upload(ming, "export.csv", csv_bytes(ROWS, "utf-8-sig"))
+    job = job_of(school)
+    with django_capture_on_commit_callbacks(execute=False):
+        ming.post(reverse("monitor:import_start", args=[job.pk]), dict(job.mapping))
+    start = timezone.now()
+    # The worker claims the job and dies before storing anything (SIGKILL).
+    with school_scope(school):
+        ImportJob.objects.filter(pk=job.pk).update(
+            status="running", started_at=start, progress_at=start
+        )
+    with time_machine.travel(start + dt.timedelta(minutes=14), tick=False):
+        assert imports_fail_stalled() == 0  # slow is not dead
+    with time_machine.travel(start + dt.timedelta(minutes=16), tick=False):
+        assert imports_fail_stalled() == 1
+        assert imports_fail_stalled() == 0  # once
+    with school_scope(school):
+        failed = ImportJob.objects.get(pk=job.pk)
+        assert failed.status == "failed"
+        assert "Retry" in failed.failure or "重试" in failed.failure
+        assert AuditEntry.objects.filter(action="monitor.import.failed").count() == 1
+    page = ming.get(reverse("monitor:import_detail", args=[job.pk])).content.decode()
+    assert "every 1s" not in page
+    # Retry: the same file again, everything stored once.
+    with django_capture_on_commit_callbacks(execute=False):
+        again = ming.post(reverse("monitor:import_start", args=[job.pk]), dict(job.mapping))
+    assert again.status_code in (200, 302)
+    done = import_run(job_id=job.pk)
+    assert done is not None and done.status == "done" and done.progress_at is not None
+    with school_scope(school):
+        urls = list(Mention.objects.values_list("url", flat=True))
+    assert len(urls) == len(set(urls)) == done.items_new

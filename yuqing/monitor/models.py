@@ -448,6 +448,9 @@ class ImportJob(SchoolOwned):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The importing worker's last sign of life (each chunk stored): a job that stops moving
+    # was left by a worker that died, and is marked failed so that "Retry" is offered.
+    progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -12,14 +12,14 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -42,6 +42,9 @@ from yuqing.monitor.models import (
 from yuqing.monitor.services import IncomingItem, IngestResult, content_hash, mentions_ingest
 
 IMPORT_CHUNK = 200  # rows per transaction: progress moves, and a killed worker loses one chunk
+# A running import with no chunk stored for this long was left by a worker that died (a chunk
+# takes seconds even on a loaded machine).
+IMPORT_STALLED_AFTER = timedelta(minutes=15)
 MAX_ROW_ERRORS_KEPT = 1000
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 IMPORT_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
@@ -591,8 +594,9 @@ def import_run(*, job_id: int) -> ImportJob | None:
     if row is None:
         return None
     with school_scope(row):
+        now = timezone.now()
         won = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-            status=ImportJob.Status.RUNNING, started_at=timezone.now()
+            status=ImportJob.Status.RUNNING, started_at=now, progress_at=now
         )
         if not won:
             return None
@@ -609,6 +613,43 @@ def import_run(*, job_id: int) -> ImportJob | None:
                     finished_at=timezone.now(),
                 )
                 raise
+
+
+def imports_fail_stalled(*, now: datetime | None = None) -> int:
+    """Mark failed the running imports whose worker died (no chunk stored for
+    IMPORT_STALLED_AFTER), so the page stops showing "Importing" and offers "Retry", which
+    stores only what is missing. Not restarted automatically: a file that kills its worker
+    would otherwise kill the next one too. Returns how many were marked."""
+    cutoff = (now or timezone.now()) - IMPORT_STALLED_AFTER
+    failure = _(
+        "The worker stopped during the import (nothing stored for %(minutes)s minutes). "
+        "Retry imports only what is missing."
+    ) % {"minutes": int(IMPORT_STALLED_AFTER.total_seconds() // 60)}
+    marked = 0
+    with all_schools():
+        stalled = list(
+            ImportJob.unscoped.filter(status=ImportJob.Status.RUNNING)
+            .filter(Q(progress_at__lt=cutoff) | Q(progress_at__isnull=True, started_at__lt=cutoff))
+            .values_list("pk", "school_id")
+        )
+    for pk, school_id in stalled:
+        with school_scope(school_id):
+            # Conditional on the state read above: a worker that was only slow and has just
+            # stored a chunk keeps its job.
+            updated = (
+                ImportJob.objects.filter(pk=pk, status=ImportJob.Status.RUNNING)
+                .filter(Q(progress_at__lt=cutoff) | Q(progress_at__isnull=True))
+                .update(
+                    status=ImportJob.Status.FAILED,
+                    failure=str(failure)[:500],
+                    finished_at=timezone.now(),
+                )
+            )
+            if updated:
+                marked += 1
+                job = ImportJob.objects.get(pk=pk)
+                audit_record("monitor.import.failed", obj=job, changes={"error": str(failure)})
+    return marked
 
 
 def _import_rows(job: ImportJob) -> ImportJob:
@@ -652,6 +693,7 @@ def _import_rows(job: ImportJob) -> ImportJob:
             items_new=F("items_new") + ingested.new,
             items_duplicate=F("items_duplicate") + ingested.duplicates,
             items_unmatched=F("items_unmatched") + ingested.unmatched,
+            progress_at=timezone.now(),
         )
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.DONE, finished_at=timezone.now()

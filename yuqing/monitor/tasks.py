@@ -37,6 +37,14 @@ def poll_sources() -> None:
         time.sleep(LOOK_EVERY_SECONDS)
 
 
+@db_periodic_task(crontab(minute="*/5"))
+def fail_stalled_imports() -> int:
+    """Imports left "Importing" by a worker that died are marked failed (and offer Retry)."""
+    from yuqing.monitor.setup_services import imports_fail_stalled
+
+    return imports_fail_stalled()
+
+
 @db_periodic_task(crontab(minute="17", hour="3"))
 def purge_fetch_logs() -> int:
     """Fetch logs are kept as each school's retention policy says (default 30 days, setting

@@ -164,6 +164,16 @@ def _background_rarity(term: str) -> float:
 _SLICES: dict[int, list[slice]] = {}
 
 
+def word_shingles(folded: str, k: int) -> set[str]:
+    """Character ``k``-shingles of already folded text, punctuation, spaces and emoji removed
+    (also the features of ``similarity``, which compares texts exactly)."""
+    s = _NON_WORD.sub("", folded)
+    if len(s) <= k:
+        return {s} if s else set()
+    # Slicing through prebuilt slice objects in C: no Python loop per shingle.
+    return set(map(s.__getitem__, _slices(k, len(s) - k + 1)))
+
+
 def _slices(k: int, count: int) -> list[slice]:
     """``count`` slices of width ``k`` at offsets 0, 1, …; built once per width and reused."""
     cached = _SLICES.get(k)
@@ -337,13 +347,7 @@ class EventClusterer:
         return self._noise_re.sub(" ", fold(text))
 
     def _shingles(self, text: str) -> set[str]:
-        """Character k-shingles of the text with punctuation, spaces and emoji removed."""
-        s = _NON_WORD.sub("", text)
-        k = self.params.shingle
-        if len(s) <= k:
-            return {s} if s else set()
-        # Slicing through prebuilt slice objects in C: no Python loop per shingle.
-        return set(map(s.__getitem__, _slices(k, len(s) - k + 1)))
+        return word_shingles(text, self.params.shingle)
 
     def _digest(self, shingles: set[str]) -> array[int]:
         mh = RMinHash(self.params.num_perm, self.params.seed)

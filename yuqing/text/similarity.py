@@ -8,20 +8,15 @@ similarity that does not wobble with MinHash's sampling, so a threshold means wh
 
 from __future__ import annotations
 
-import re
-
+from .events import word_shingles
 from .normalize import fold
 
 SHINGLE = 3
-_NON_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
 
 
 def char_shingles(text: str, k: int = SHINGLE) -> frozenset[str]:
     """Character ``k``-shingles of the folded text, punctuation, spaces and emoji removed."""
-    s = _NON_WORD.sub("", fold(text or ""))
-    if len(s) <= k:
-        return frozenset({s} if s else ())
-    return frozenset(s[i : i + k] for i in range(len(s) - k + 1))
+    return frozenset(word_shingles(fold(text or ""), k))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
